@@ -1,0 +1,11 @@
+export { decodeAudio } from "./decode.js";
+export { detectFormat } from "./detect.js";
+export { AudioError, type AudioErrorCode, isAudioError } from "./errors.js";
+export { decodeFlac, type FlacStreamInfo, parseFlacStreamInfo } from "./flac.js";
+export { mixToMono } from "./mix.js";
+export { decodeMp3 } from "./mp3.js";
+export { type ReadAudioOptions, readAudioFile } from "./read.js";
+export { initResampler, resample, resampledLength, resampleSync } from "./resample.js";
+export type { AudioFormat, DecodedAudio, DecodedChannels, LoadedAudio } from "./types.js";
+export { decodeWav } from "./wav.js";
+export { type EncodeWavOptions, encodeWav, type WavSampleFormat } from "./wav-write.js";

@@ -1,0 +1,21 @@
+import { readFileSync } from "node:fs";
+import { type Io, processIo, runProgram } from "./cli/command.js";
+import { inspectCommand } from "./cli/inspect.js";
+
+const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as {
+  version: string;
+};
+
+/** ser-agent: the device side of ser-edge. */
+export function main(argv: string[], io: Io = processIo): Promise<number> {
+  return runProgram(
+    {
+      name: "ser-agent",
+      version: pkg.version,
+      description: "speech emotion recognition on the device",
+      commands: [inspectCommand],
+    },
+    argv,
+    io,
+  );
+}

@@ -1,0 +1,49 @@
+// npm run bench: our figures and librosa's, measured side by side on this machine, as Markdown
+// rows for BENCHMARKS.md. Not a test: it asserts nothing, it measures.
+import { cpus } from "node:os";
+import { benchAudio } from "./audio.bench.js";
+import { benchFeatures } from "./features.bench.js";
+import { benchPeer } from "./peer.js";
+
+const f = await benchFeatures();
+const a = await benchAudio();
+const peer = await benchPeer();
+
+const fmt = (x: number, d = 3) => x.toFixed(d);
+console.log(`# ser-edge bench, ${new Date().toISOString()}`);
+console.log(
+  `machine: ${cpus()[0]?.model ?? "?"} x${cpus().length}, node ${process.version}, one thread`,
+);
+console.log(`clips: ${f.clips}, ${fmt(f.audio_seconds, 1)} s of 16 kHz audio\n`);
+console.log("| measure | ser-edge | librosa 0.11 (same run) | speed-up |");
+console.log("|---|---|---|---|");
+const lib = typeof peer === "string" ? undefined : peer;
+const row = (name: string, ours: number, theirs: number | undefined, unit: string) => {
+  const t = theirs === undefined ? "n/a" : `${fmt(theirs)} ${unit}`;
+  const r = theirs === undefined ? "n/a" : `${(theirs / ours).toFixed(2)}x`;
+  console.log(`| ${name} | ${fmt(ours)} ${unit} | ${t} | ${r} |`);
+};
+row("MFCC-40, offline", f.offline_ms_per_audio_s, lib?.librosa_mfcc_ms_per_audio_s, "ms/audio-s");
+row(
+  "MFCC-40, streaming 10 ms chunks",
+  f.streaming_10ms_ms_per_audio_s,
+  lib?.librosa_mfcc_ms_per_audio_s,
+  "ms/audio-s",
+);
+row(
+  "MFCC-40, streaming 100 ms chunks",
+  f.streaming_100ms_ms_per_audio_s,
+  lib?.librosa_mfcc_ms_per_audio_s,
+  "ms/audio-s",
+);
+if (a.wav48k_read_decode_resample_ms !== undefined) {
+  row(
+    `48 kHz WAV (${fmt(a.wav48k_seconds, 2)} s) read+decode+resample to 16 kHz`,
+    a.wav48k_read_decode_resample_ms,
+    lib?.librosa_load_48k_ms,
+    "ms",
+  );
+}
+console.log(`\nextractor setup: ${fmt(f.setup_ms)} ms once per parameter set`);
+for (const [k, v] of Object.entries(a)) console.log(`audio ${k}: ${fmt(v)}`);
+if (typeof peer === "string") console.log(`\n${peer}`);
