@@ -33,6 +33,16 @@ describe("FLAC", () => {
     }
     assert.ok(nonZero > 5000, `only ${nonZero} non-zero samples`);
   });
+
+  it("keeps a last frame that ends exactly at end of file", async () => {
+    // This RAVDESS clip decoded 3,158 samples short before the decoder's input was padded.
+    const name = "03-01-02-01-01-01-05.flac";
+    const bytes = new Uint8Array(await readFile(fixture(name)));
+    assert.equal(parseFlacStreamInfo(bytes, name).totalSamples, 64598);
+    const r = await decodeAudio(bytes, name);
+    assert.equal(r.samples.length, 64598);
+    assert.notEqual(r.samples[64598 - 1000], 0);
+  });
 });
 
 describe("MP3", () => {

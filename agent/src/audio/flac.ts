@@ -56,6 +56,18 @@ function rescale(channel: Float32Array, bits: number): void {
   for (let i = 0; i < channel.length; i++) channel[i] = Math.round(channel[i] * max) / full;
 }
 
+/**
+ * The decoder's frame parser only accepts a frame once it has seen bytes after it, so a file
+ * whose last frame ends exactly at EOF can lose that frame (1 of the 1,200 RAVDESS clips here,
+ * Actor_05/03-01-02-01-01-01-05, came back 3,158 samples short). Zeros after the stream are no
+ * frame sync, so they change nothing else; the STREAMINFO count check still guards the result.
+ */
+function withTrailingZeros(bytes: Uint8Array): Uint8Array {
+  const padded = new Uint8Array(bytes.length + 65536);
+  padded.set(bytes);
+  return padded;
+}
+
 export async function decodeFlac(bytes: Uint8Array, path: string): Promise<DecodedChannels> {
   const info = parseFlacStreamInfo(bytes, path);
   if (info.sampleRate === 0) {
@@ -69,7 +81,7 @@ export async function decodeFlac(bytes: Uint8Array, path: string): Promise<Decod
   let result: Awaited<ReturnType<FLACDecoder["decodeFile"]>>;
   try {
     await decoder.ready;
-    result = await decoder.decodeFile(bytes);
+    result = await decoder.decodeFile(withTrailingZeros(bytes));
   } finally {
     decoder.free();
   }
