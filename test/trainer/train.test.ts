@@ -1,0 +1,197 @@
+import assert from "node:assert/strict";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { before, describe, it } from "node:test";
+import { encodeWav } from "@ser-edge/agent/audio";
+import * as tf from "@tensorflow/tfjs";
+import { createRng } from "../../trainer/src/augment/index.js";
+import { main as trainerMain } from "../../trainer/src/cli.js";
+import { initBackend } from "../../trainer/src/train/backend.js";
+import { classWeights, cropFrames } from "../../trainer/src/train/batches.js";
+import { FeatureCache } from "../../trainer/src/train/cache.js";
+import { loadWeights, saveWeights } from "../../trainer/src/train/checkpoint.js";
+import { learningRate } from "../../trainer/src/train/loop.js";
+import {
+  ARCH_DEFAULTS,
+  ARCHS,
+  forward,
+  initParams,
+  type ModelSpec,
+  minFrames,
+  parameterCount,
+} from "../../trainer/src/train/models.js";
+
+before(async () => {
+  await initBackend("wasm");
+});
+
+const spec = (arch: (typeof ARCHS)[number]): ModelSpec => ({
+  ...ARCH_DEFAULTS[arch],
+  inputDim: 40,
+  classes: 8,
+});
+
+describe("models", () => {
+  it("every architecture maps any length to class logits, and the default fits a Pi", () => {
+    for (const arch of ARCHS) {
+      const s = spec(arch);
+      const p = initParams(s, 1);
+      for (const frames of [minFrames(s), 157, 300]) {
+        const y = tf.tidy(() =>
+          forward(s, p, tf.randomNormal([2, frames, 40]) as tf.Tensor3D, { training: false }),
+        );
+        assert.deepEqual(y.shape, [2, 8], `${arch} at ${frames} frames`);
+        y.dispose();
+      }
+      tf.dispose([...p.values()]);
+    }
+    assert.ok(parameterCount(spec("tdnn")) < 300_000, `${parameterCount(spec("tdnn"))} parameters`);
+  });
+
+  it("is deterministic for a seed, and dropout only acts in training", () => {
+    const s = spec("tdnn");
+    const a = initParams(s, 7);
+    const b = initParams(s, 7);
+    const x = tf.randomNormal([1, 120, 40], 0, 1, "float32", 3) as tf.Tensor3D;
+    const ya = forward(s, a, x, { training: false }).dataSync();
+    const yb = forward(s, b, x, { training: false }).dataSync();
+    assert.deepEqual(ya, yb);
+    const t1 = forward(s, a, x, { training: true, seed: 1 }).dataSync();
+    const t2 = forward(s, a, x, { training: true, seed: 2 }).dataSync();
+    assert.notDeepEqual(t1, t2);
+  });
+});
+
+describe("training pieces", () => {
+  it("class weights balance the loss", () => {
+    const w = classWeights([0, 0, 0, 1], 3);
+    assert.deepEqual(w, [4 / 6, 2, 0]);
+  });
+
+  it("crops long utterances and repeats short ones", () => {
+    const x = Float32Array.from({ length: 10 }, (_, i) => i); // 5 frames x 2
+    assert.deepEqual(
+      Array.from(cropFrames(x, 5, 2, 7, null)),
+      [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0, 1, 2, 3],
+    );
+    const c = cropFrames(x, 5, 2, 3, createRng(1));
+    assert.equal(c.length, 6);
+    assert.equal(c[1] - c[0], 1);
+  });
+
+  it("warms up, then decays the learning rate", () => {
+    const cfg = { epochs: 20, lr: 1e-3, warmupEpochs: 2, lrFloor: 0.05 } as Parameters<
+      typeof learningRate
+    >[0];
+    assert.ok(learningRate(cfg, 0) < learningRate(cfg, 1));
+    assert.ok(Math.abs(learningRate(cfg, 2) - 1e-3) < 1e-12);
+    assert.ok(learningRate(cfg, 19) < 1e-4);
+  });
+
+  it("weights survive a save/load round trip", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "ser-w-"));
+    const s = spec("mlp");
+    const p = initParams(s, 3);
+    const values = new Map([...p].map(([k, v]) => [k, v.dataSync() as Float32Array]));
+    await saveWeights(dir, "w", s, values);
+    const back = await loadWeights(dir, "w");
+    for (const [k, v] of values) assert.deepEqual(back.get(k), v);
+    writeFileSync(join(dir, "w.bin"), new Uint8Array(10));
+    await assert.rejects(loadWeights(dir, "w"), /is 10 bytes, its index needs \d+: truncated/);
+  });
+
+  it("the feature cache skips the work on a second run", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "ser-cache-"));
+    const wav = join(dir, "a.wav");
+    writeFileSync(wav, encodeWav(new Float32Array(8000).fill(0.1), 16000));
+    const cache = new FeatureCache(join(dir, "cache"));
+    const { hash, samples } = await cache.audio(wav, 16000);
+    assert.equal(samples.length, 8000);
+    let computed = 0;
+    const compute = () => {
+      computed++;
+      return Float32Array.of(1, 2, 3);
+    };
+    const params = (await import("@ser-edge/agent/features")).resolveFeatureParams();
+    await cache.features(hash, params, "mfcc", compute);
+    const again = await cache.features(hash, params, "mfcc", compute);
+    assert.equal(computed, 1);
+    assert.deepEqual(Array.from(again), [1, 2, 3]);
+    await cache.features(hash, { ...params, nMfcc: 20 }, "mfcc", compute);
+    assert.equal(computed, 2, "other parameters are another entry");
+  });
+});
+
+/** Two "emotions" told apart by pitch and loudness, four speakers with their own timbre. */
+function makeCorpus(root: string) {
+  const sr = 16000;
+  for (const [label, f0, amp] of [
+    ["happy", 320, 0.3],
+    ["sad", 140, 0.08],
+  ] as const) {
+    for (const speaker of ["s1", "s2", "s3", "s4"]) {
+      const dir = join(root, label, speaker);
+      mkdirSync(dir, { recursive: true });
+      const timbre = Number(speaker.slice(1));
+      for (let k = 0; k < 6; k++) {
+        const n = sr * (0.8 + 0.1 * k);
+        const x = new Float32Array(n);
+        const f = f0 * (1 + 0.03 * (k - timbre));
+        for (let i = 0; i < n; i++) {
+          const t = i / sr;
+          x[i] =
+            amp *
+            (Math.sin(2 * Math.PI * f * t) + (0.3 / timbre) * Math.sin(2 * Math.PI * 3 * f * t));
+        }
+        writeFileSync(join(dir, `${label}-${k}.wav`), encodeWav(x, sr));
+      }
+    }
+  }
+}
+
+describe("ser-trainer train, end to end", () => {
+  it("trains, early-stops, reports, and resumes from its checkpoint", async () => {
+    const root = mkdtempSync(join(tmpdir(), "ser-train-"));
+    makeCorpus(join(root, "data"));
+    const out = join(root, "run");
+    const io = { out: () => {}, err: () => {} };
+    const common = [
+      "train",
+      join(root, "data"),
+      "--val-speakers",
+      "generic:s4",
+      "--arch",
+      "tdnn",
+      "--hidden",
+      "16",
+      "--crop",
+      "60",
+      "--batch",
+      "8",
+      "--lr",
+      "0.01",
+      "--no-augment",
+      "--backend",
+      "wasm",
+      "--cache",
+      join(root, "cache"),
+      "--out",
+      out,
+    ];
+    assert.equal(await trainerMain([...common, "--epochs", "3"], io), 0);
+    const first = JSON.parse(readFileSync(join(out, "checkpoint/state.json"), "utf8"));
+    assert.equal(first.history.length, 3);
+    assert.equal(await trainerMain([...common, "--epochs", "6", "--resume"], io), 0);
+    const metrics = JSON.parse(readFileSync(join(out, "metrics.json"), "utf8"));
+    assert.equal(metrics.history.length, 6, "resumed run continues the same history");
+    assert.deepEqual(metrics.history.slice(0, 3), first.history);
+    const val = metrics.sets.find((s: { name: string }) => s.name === "validation");
+    assert.ok(val.metrics.uar >= 0.9, `validation UAR ${val.metrics.uar}`);
+    for (const f of ["report.html", "model.json", "weights.bin", "split.json", "config.json"]) {
+      assert.ok(existsSync(join(out, f)), f);
+    }
+    const split = JSON.parse(readFileSync(join(out, "split.json"), "utf8"));
+    assert.ok(JSON.stringify(split).includes("generic:s4"));
+  });
+});

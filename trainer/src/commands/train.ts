@@ -1,0 +1,224 @@
+import { join } from "node:path";
+import { type Command, intOption, numberOption, UsageError } from "@ser-edge/agent/cli-kit";
+import { DEFAULT_AUGMENT } from "../augment/index.js";
+import { applyLabelOptions, labelSet } from "../datasets/labels.js";
+import { scanDatasets } from "../datasets/scan.js";
+import {
+  assertSpeakerDisjoint,
+  crossCorpus,
+  randomSplit,
+  type Split,
+  splitBySpeaker,
+  splitManifest,
+} from "../datasets/splits.js";
+import type { CorpusName } from "../datasets/types.js";
+import { formatMetricsTable } from "../eval/metrics.js";
+import type { BackendName } from "../train/backend.js";
+import { ARCHS, type Arch } from "../train/models.js";
+import type { Representation } from "../train/representation.js";
+import { runTraining } from "../train/run.js";
+import { labelOptionsFrom } from "./datasets.js";
+import { featureOptions, featureOptionsHelp, featureParamsFrom } from "./feature-options.js";
+
+const list = (v: unknown) =>
+  typeof v === "string" && v.trim() ? v.split(",").map((s) => s.trim()) : undefined;
+
+export const trainCommand: Command = {
+  name: "train",
+  summary: "train a speaker-independent model on corpora; write a run directory with a report",
+  usage: `Usage: ser-trainer train DIR... [options]
+
+Scans DIR... for corpora (as \`ser-trainer datasets\` shows them), splits them by speaker, trains
+a model with tfjs and writes --out: config.json, split.json, checkpoint/, weights.bin +
+model.json (best epoch), metrics.json and report.html. Interrupted runs continue with --resume.
+
+Split (always by speaker unless --random-split):
+  --val-speakers IDS     comma-separated speaker ids for validation (e.g. ravdess:17,ravdess:18)
+  --test-speakers IDS    speaker ids held out for a final test
+  --val-fraction F       else: this fraction of speakers for validation (default 0.2)
+  --test-fraction F      and this fraction for test (default 0)
+  --test-corpus NAME     cross-corpus: train on the other corpora, test on this one (shared labels)
+  --random-split         split clips at random: leaks speakers, inflates accuracy (warns)
+Labels:
+  --merge A=B,...        merge labels, e.g. calm=neutral
+  --labels L,...         keep only these labels
+Model and training:
+  --arch ${ARCHS.join("|")}   architecture (default tdnn)
+  --hidden N             hidden width (default per architecture)
+  --epochs N             at most N epochs (default 40)
+  --batch N              batch size (default 32)
+  --lr X                 peak learning rate (default 0.001)
+  --patience N           early stop after N epochs without a better validation UAR (default 12)
+  --crop N               training window in 10 ms frames (default 300)
+  --seed N               seed for everything random (default 1)
+  --no-augment           train without augmentation
+  --noise-dir DIR        also mix in noise recordings from DIR
+  --no-balance           plain cross-entropy instead of class-balanced
+  --representation mfcc|mel   model input (default mfcc)
+${featureOptionsHelp}
+Run:
+  --out DIR              run directory (default runs/<arch>-<time>)
+  --resume               continue the run in --out from its last checkpoint
+  --cache DIR            decoded-audio and feature cache (default .cache/ser-edge)
+  --backend tensorflow|wasm|cpu   force a tfjs backend (default: fastest available)
+  --no-worker            augment on the main thread instead of a worker thread
+  --include-song         RAVDESS: also use the song clips
+  --speaker-regex RE     generic layout: speaker id from the file name (first group)
+`,
+  options: {
+    ...featureOptions,
+    "val-speakers": { type: "string" },
+    "test-speakers": { type: "string" },
+    "val-fraction": { type: "string" },
+    "test-fraction": { type: "string" },
+    "test-corpus": { type: "string" },
+    "random-split": { type: "boolean", default: false },
+    merge: { type: "string", multiple: true },
+    labels: { type: "string" },
+    arch: { type: "string", default: "tdnn" },
+    hidden: { type: "string" },
+    epochs: { type: "string" },
+    batch: { type: "string" },
+    lr: { type: "string" },
+    patience: { type: "string" },
+    crop: { type: "string" },
+    seed: { type: "string" },
+    "no-augment": { type: "boolean", default: false },
+    "noise-dir": { type: "string" },
+    "no-balance": { type: "boolean", default: false },
+    representation: { type: "string", default: "mfcc" },
+    out: { type: "string" },
+    resume: { type: "boolean", default: false },
+    cache: { type: "string", default: ".cache/ser-edge" },
+    backend: { type: "string" },
+    "no-worker": { type: "boolean", default: false },
+    "include-song": { type: "boolean", default: false },
+    "speaker-regex": { type: "string" },
+  },
+  async run(values, positionals, io) {
+    if (positionals.length === 0) throw new UsageError("give at least one corpus directory");
+    const arch = values.arch as Arch;
+    if (!ARCHS.includes(arch)) throw new UsageError(`--arch must be one of ${ARCHS.join(", ")}`);
+    const representation = values.representation as Representation;
+    if (representation !== "mfcc" && representation !== "mel") {
+      throw new UsageError("--representation must be mfcc or mel");
+    }
+    const backend = values.backend as BackendName | undefined;
+    if (backend && !["tensorflow", "wasm", "cpu"].includes(backend)) {
+      throw new UsageError("--backend must be tensorflow, wasm or cpu");
+    }
+    const seed = intOption(values.seed, "seed", 1);
+    const labelOpts = labelOptionsFrom(values);
+    const log = (line: string) => io.err(`${line}\n`);
+
+    const scan = await scanDatasets(positionals, {
+      includeSong: Boolean(values["include-song"]),
+      ...(typeof values["speaker-regex"] === "string"
+        ? { speakerRegex: values["speaker-regex"] }
+        : {}),
+    });
+    for (const w of scan.warnings) log(`warning: ${w}`);
+    for (const s of scan.skipped) log(`skipped ${s.path}: ${s.reason}`);
+    const clips = applyLabelOptions(scan.clips, labelOpts);
+    if (clips.length === 0) throw new Error(`no usable clips in ${positionals.join(", ")}`);
+    let labels = labelSet(labelOpts).filter((l) => clips.some((c) => c.label === l));
+
+    let split: Split;
+    const testCorpus = values["test-corpus"] as string | undefined;
+    if (values["random-split"]) {
+      const r = randomSplit(
+        clips,
+        { validation: numberOption(values["val-fraction"], "val-fraction", 0.2) },
+        seed,
+      );
+      log(`WARNING: ${r.warning}`);
+      split = r;
+    } else if (testCorpus) {
+      const trainCorpora = [...new Set(clips.map((c) => c.corpus))].filter((c) => c !== testCorpus);
+      const cc = crossCorpus(clips, trainCorpora as CorpusName[], testCorpus as CorpusName);
+      const inner = splitBySpeaker(cc.train, {
+        validation:
+          list(values["val-speakers"]) ?? numberOption(values["val-fraction"], "val-fraction", 0.2),
+        seed,
+      });
+      split = { ...inner, test: cc.test, speakers: { ...inner.speakers, test: cc.speakers.test } };
+      labels = labels.filter((l) => cc.labels.includes(l));
+      log(`cross-corpus: test on ${testCorpus} over ${labels.join(", ")}`);
+    } else {
+      split = splitBySpeaker(clips, {
+        validation:
+          list(values["val-speakers"]) ?? numberOption(values["val-fraction"], "val-fraction", 0.2),
+        test:
+          list(values["test-speakers"]) ??
+          numberOption(values["test-fraction"], "test-fraction", 0),
+        seed,
+      });
+    }
+    if (!values["random-split"]) assertSpeakerDisjoint(split);
+    if (split.validation.length === 0) throw new UsageError("the validation set is empty");
+    log(
+      `split: train ${split.train.length} clips / ${split.speakers.train.length} speakers, ` +
+        `validation ${split.validation.length} / ${split.speakers.validation.length}, ` +
+        `test ${split.test.length} / ${split.speakers.test.length}`,
+    );
+    const outDir =
+      (values.out as string | undefined) ??
+      join("runs", `${arch}-${new Date().toISOString().replace(/[:.]/g, "-").slice(0, 19)}`);
+    const noiseDir = values["noise-dir"] as string | undefined;
+    const augment = values["no-augment"]
+      ? null
+      : noiseDir
+        ? {
+            ...DEFAULT_AUGMENT,
+            noise: {
+              ...(DEFAULT_AUGMENT.noise ?? { prob: 0.5, snrDb: [10, 30] as const }),
+              kinds: ["white", "pink", "folder"] as const,
+              folder: noiseDir,
+            },
+          }
+        : DEFAULT_AUGMENT;
+    const result = await runTraining(
+      {
+        arch,
+        ...(values.hidden ? { hidden: intOption(values.hidden, "hidden", 128) } : {}),
+        labels,
+        featureParams: featureParamsFrom(values),
+        representation,
+        loop: {
+          epochs: intOption(values.epochs, "epochs", 40),
+          batchSize: intOption(values.batch, "batch", 32),
+          lr: numberOption(values.lr, "lr", 1e-3),
+          warmupEpochs: 2,
+          lrFloor: 0.05,
+          patience: intOption(values.patience, "patience", 12),
+          crop: intOption(values.crop, "crop", 300),
+          classBalanced: !values["no-balance"],
+          seed,
+        },
+        augment,
+        worker: !values["no-worker"],
+        ...(backend ? { backend } : {}),
+        cacheDir: values.cache as string,
+        outDir,
+      },
+      {
+        train: split.train,
+        validation: split.validation,
+        test: split.test,
+        manifest: splitManifest(split),
+      },
+      log,
+      { resume: Boolean(values.resume) },
+    );
+    for (const s of result.sets) {
+      io.out(
+        `\n${s.name}: UAR ${(100 * s.metrics.uar).toFixed(1)}%\n${formatMetricsTable(s.metrics)}\n`,
+      );
+    }
+    io.out(
+      `\nrun: ${result.outDir} (backend ${result.backend}, best epoch ${result.bestEpoch + 1}, ` +
+        `${result.wallSeconds.toFixed(0)} s, peak RSS ${result.peakRssMb.toFixed(0)} MB)\n`,
+    );
+    return 0;
+  },
+};

@@ -1,0 +1,209 @@
+import * as tf from "@tensorflow/tfjs";
+import { createRng, seedFrom } from "../augment/index.js";
+import { evaluate, type Metrics } from "../eval/metrics.js";
+import type { EpochRecord } from "../eval/report.js";
+import { classWeights, cropFrames, type Example } from "./batches.js";
+import { forward, initParams, type ModelSpec, minFrames } from "./models.js";
+
+export interface LoopConfig {
+  epochs: number;
+  batchSize: number;
+  /** Peak learning rate (Adam). */
+  lr: number;
+  /** Epochs of linear warm-up before the cosine decay to lr * lrFloor. */
+  warmupEpochs: number;
+  lrFloor: number;
+  /** Stop after this many epochs without a better validation UAR. */
+  patience: number;
+  /** Training window in frames (random crop per epoch). */
+  crop: number;
+  classBalanced: boolean;
+  seed: number;
+}
+
+/** Where the training windows of an epoch come from: augmented by a worker, or plain crops. */
+export type EpochSource = (epoch: number) => Promise<Float32Array>;
+
+export interface LoopState {
+  epoch: number;
+  bestUar: number;
+  bestEpoch: number;
+  history: EpochRecord[];
+}
+
+export interface LoopHooks {
+  /** After every epoch, with the weights as they are now (checkpointing). */
+  onEpoch?: (
+    state: LoopState,
+    params: Map<string, tf.Variable>,
+    optimizer: tf.AdamOptimizer,
+  ) => Promise<void>;
+  log?: (line: string) => void;
+}
+
+export function learningRate(cfg: LoopConfig, epoch: number): number {
+  if (epoch < cfg.warmupEpochs) return (cfg.lr * (epoch + 1)) / (cfg.warmupEpochs + 1);
+  const span = Math.max(1, cfg.epochs - cfg.warmupEpochs);
+  const progress = Math.min(1, (epoch - cfg.warmupEpochs) / span);
+  return cfg.lr * (cfg.lrFloor + (1 - cfg.lrFloor) * 0.5 * (1 + Math.cos(Math.PI * progress)));
+}
+
+/** Class probabilities of one utterance at full length (what the device does). */
+export function predict(
+  spec: ModelSpec,
+  params: Map<string, tf.Tensor>,
+  ex: Example,
+): Float32Array {
+  const need = minFrames(spec);
+  let x = ex.x;
+  let frames = ex.frames;
+  if (frames < need) {
+    x = cropFrames(ex.x, ex.frames, spec.inputDim, need, null);
+    frames = need;
+  }
+  return tf.tidy(() => {
+    const logits = forward(spec, params, tf.tensor3d(x, [1, frames, spec.inputDim]), {
+      training: false,
+    });
+    return tf.softmax(logits).dataSync() as Float32Array;
+  });
+}
+
+export function evaluateSet(
+  spec: ModelSpec,
+  params: Map<string, tf.Tensor>,
+  set: Example[],
+  labels: string[],
+): { metrics: Metrics; loss: number; scores: Float32Array[] } {
+  const scores = set.map((ex) => predict(spec, params, ex));
+  let loss = 0;
+  scores.forEach((s, i) => {
+    loss -= Math.log(Math.max(1e-12, s[set[i].label]));
+  });
+  const pred = scores.map((s) => s.indexOf(Math.max(...s)));
+  return {
+    metrics: evaluate(
+      set.map((e) => e.label),
+      pred,
+      labels,
+    ),
+    loss: loss / Math.max(1, set.length),
+    scores,
+  };
+}
+
+/**
+ * Mini-batch training with a class-balanced cross-entropy, warm-up + cosine learning rate, and
+ * early stopping on validation UAR; returns the best weights (as plain arrays) and the history.
+ * `resume` continues a checkpointed run: its epochs are skipped, seeds stay per epoch.
+ */
+export async function trainLoop(
+  spec: ModelSpec,
+  cfg: LoopConfig,
+  train: Example[],
+  validation: Example[],
+  labels: string[],
+  source: EpochSource,
+  hooks: LoopHooks = {},
+  resume?: { state: LoopState; params: Map<string, tf.Tensor>; optimizer?: { name: string; tensor: tf.Tensor }[] },
+): Promise<{
+  best: Map<string, Float32Array>;
+  state: LoopState;
+  params: Map<string, tf.Variable>;
+}> {
+  const log = hooks.log ?? (() => {});
+  const params = initParams(spec, cfg.seed);
+  if (resume) for (const [k, v] of resume.params) params.get(k)?.assign(v);
+  const vars = [...params.values()];
+  const optimizer = tf.train.adam(cfg.lr);
+  if (resume?.optimizer) await optimizer.setWeights(resume.optimizer);
+  const weights = cfg.classBalanced
+    ? classWeights(
+        train.map((e) => e.label),
+        labels.length,
+      )
+    : labels.map(() => 1);
+  const state: LoopState = resume?.state ?? { epoch: -1, bestUar: -1, bestEpoch: -1, history: [] };
+  const snapshot = () =>
+    new Map([...params].map(([k, v]) => [k, v.dataSync().slice() as Float32Array]));
+  let best = resume ? snapshot() : new Map<string, Float32Array>();
+  const width = spec.inputDim;
+  let next = source(state.epoch + 1);
+
+  for (let epoch = state.epoch + 1; epoch < cfg.epochs; epoch++) {
+    const t0 = performance.now();
+    const data = await next;
+    if (epoch + 1 < cfg.epochs) next = source(epoch + 1);
+    const lr = learningRate(cfg, epoch);
+    // tfjs keeps the rate in a field without a setter; the optimiser state must survive, so set it.
+    (optimizer as unknown as { learningRate: number }).learningRate = lr;
+    const rng = createRng(seedFrom(cfg.seed, "order", epoch));
+    const order = rng.shuffle(train.map((_, i) => i));
+    let lossSum = 0;
+    let batches = 0;
+    for (let b = 0; b < order.length; b += cfg.batchSize) {
+      const idx = order.slice(b, b + cfg.batchSize);
+      const xb = new Float32Array(idx.length * cfg.crop * width);
+      idx.forEach((i, j) => {
+        xb.set(
+          data.subarray(i * cfg.crop * width, (i + 1) * cfg.crop * width),
+          j * cfg.crop * width,
+        );
+      });
+      const loss = tf.tidy(() => {
+        const x = tf.tensor3d(xb, [idx.length, cfg.crop, width]);
+        const y = tf.oneHot(
+          tf.tensor1d(
+            idx.map((i) => train[i].label),
+            "int32",
+          ),
+          labels.length,
+        );
+        const w = tf.tensor1d(idx.map((i) => weights[train[i].label]));
+        const seed = seedFrom(cfg.seed, "dropout", epoch, b);
+        return optimizer.minimize(
+          () =>
+            tf.losses.softmaxCrossEntropy(
+              y,
+              forward(spec, params, x, { training: true, seed }),
+              w,
+            ) as tf.Scalar,
+          true,
+          vars,
+        ) as tf.Scalar;
+      });
+      lossSum += (await loss.data())[0];
+      loss.dispose();
+      batches++;
+    }
+    const val = evaluateSet(spec, params, validation, labels);
+    const record: EpochRecord = {
+      epoch,
+      trainLoss: lossSum / Math.max(1, batches),
+      valLoss: val.loss,
+      valUar: val.metrics.uar,
+      lr,
+      seconds: (performance.now() - t0) / 1000,
+    };
+    state.history.push(record);
+    state.epoch = epoch;
+    if (val.metrics.uar > state.bestUar) {
+      state.bestUar = val.metrics.uar;
+      state.bestEpoch = epoch;
+      best = snapshot();
+    }
+    log(
+      `epoch ${String(epoch + 1).padStart(3)}/${cfg.epochs}  loss ${record.trainLoss.toFixed(3)}  ` +
+        `val loss ${val.loss.toFixed(3)}  val UAR ${(100 * val.metrics.uar).toFixed(1)}%  ` +
+        `acc ${(100 * val.metrics.accuracy).toFixed(1)}%  lr ${lr.toExponential(1)}  ` +
+        `${record.seconds?.toFixed(1)} s${state.bestEpoch === epoch ? "  *best" : ""}`,
+    );
+    await hooks.onEpoch?.(state, params, optimizer);
+    if (epoch - state.bestEpoch >= cfg.patience) {
+      log(`early stop: no better validation UAR for ${cfg.patience} epochs`);
+      break;
+    }
+  }
+  optimizer.dispose();
+  return { best, state, params };
+}
