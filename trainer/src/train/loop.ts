@@ -105,7 +105,11 @@ export async function trainLoop(
   labels: string[],
   source: EpochSource,
   hooks: LoopHooks = {},
-  resume?: { state: LoopState; params: Map<string, tf.Tensor>; optimizer?: { name: string; tensor: tf.Tensor }[] },
+  resume?: {
+    state: LoopState;
+    params: Map<string, tf.Tensor>;
+    optimizer?: { name: string; tensor: tf.Tensor }[];
+  },
 ): Promise<{
   best: Map<string, Float32Array>;
   state: LoopState;
