@@ -27,6 +27,7 @@ export const trainCommand: Command = {
   name: "train",
   summary: "train a speaker-independent model on corpora; write a run directory with a report",
   usage: `Usage: ser-trainer train DIR... [options]
+       ser-trainer train --data DIR [--data DIR...] [options]
 
 Scans DIR... for corpora (as \`ser-trainer datasets\` shows them), splits them by speaker, trains
 a model with tfjs and writes --out: config.json, split.json, checkpoint/, weights.bin +
@@ -55,6 +56,8 @@ Model and training:
   --noise-dir DIR        also mix in noise recordings from DIR
   --no-balance           plain cross-entropy instead of class-balanced
   --representation mfcc|mel   model input (default mfcc)
+  --normalize global|speaker  feature statistics: the training split's, or each speaker's own
+  --dropout X            dropout rate (default per architecture)
 ${featureOptionsHelp}
 Run:
   --out DIR              run directory (default runs/<arch>-<time>)
@@ -67,6 +70,7 @@ Run:
 `,
   options: {
     ...featureOptions,
+    data: { type: "string", multiple: true },
     "val-speakers": { type: "string" },
     "test-speakers": { type: "string" },
     "val-fraction": { type: "string" },
@@ -87,6 +91,8 @@ Run:
     "noise-dir": { type: "string" },
     "no-balance": { type: "boolean", default: false },
     representation: { type: "string", default: "mfcc" },
+    normalize: { type: "string", default: "global" },
+    dropout: { type: "string" },
     out: { type: "string" },
     resume: { type: "boolean", default: false },
     cache: { type: "string", default: ".cache/ser-edge" },
@@ -96,7 +102,8 @@ Run:
     "speaker-regex": { type: "string" },
   },
   async run(values, positionals, io) {
-    if (positionals.length === 0) throw new UsageError("give at least one corpus directory");
+    const dirs = [...positionals, ...((values.data as string[] | undefined) ?? [])];
+    if (dirs.length === 0) throw new UsageError("give at least one corpus directory");
     const arch = values.arch as Arch;
     if (!ARCHS.includes(arch)) throw new UsageError(`--arch must be one of ${ARCHS.join(", ")}`);
     const representation = values.representation as Representation;
@@ -111,7 +118,7 @@ Run:
     const labelOpts = labelOptionsFrom(values);
     const log = (line: string) => io.err(`${line}\n`);
 
-    const scan = await scanDatasets(positionals, {
+    const scan = await scanDatasets(dirs, {
       includeSong: Boolean(values["include-song"]),
       ...(typeof values["speaker-regex"] === "string"
         ? { speakerRegex: values["speaker-regex"] }
@@ -120,7 +127,7 @@ Run:
     for (const w of scan.warnings) log(`warning: ${w}`);
     for (const s of scan.skipped) log(`skipped ${s.path}: ${s.reason}`);
     const clips = applyLabelOptions(scan.clips, labelOpts);
-    if (clips.length === 0) throw new Error(`no usable clips in ${positionals.join(", ")}`);
+    if (clips.length === 0) throw new Error(`no usable clips in ${dirs.join(", ")}`);
     let labels = labelSet(labelOpts).filter((l) => clips.some((c) => c.label === l));
 
     let split: Split;
@@ -184,6 +191,8 @@ Run:
         labels,
         featureParams: featureParamsFrom(values),
         representation,
+        normalize: values.normalize === "speaker" ? "speaker" : "global",
+        ...(values.dropout ? { dropout: numberOption(values.dropout, "dropout", 0.3) } : {}),
         loop: {
           epochs: intOption(values.epochs, "epochs", 40),
           batchSize: intOption(values.batch, "batch", 32),

@@ -17,7 +17,8 @@ export interface WorkerSetup {
   augment: AugmentConfig;
   params: FeatureParams;
   representation: Representation;
-  stats: { mean: number[]; std: number[] };
+  /** Normalisation statistics per clip (global, or the clip's speaker's). */
+  stats: { mean: number[]; std: number[] }[];
   width: number;
   crop: number;
   seed: number;
@@ -46,7 +47,7 @@ export function prepareEpoch(
     const rng = createRng(seedFrom(setup.seed, epoch, i));
     const wave = audio.subarray(setup.offsets[i], setup.offsets[i] + setup.lengths[i]);
     const x = represent(augmenter.augmentWave(wave, rng), setup.representation, extractor);
-    normalizeInPlace(x, setup.stats);
+    normalizeInPlace(x, setup.stats[i]);
     const masked = augmenter.augmentFeatures(x, width, rng);
     all.set(cropFrames(masked, masked.length / width, width, crop, rng), i * crop * width);
   }

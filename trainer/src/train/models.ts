@@ -22,13 +22,15 @@ export interface ModelSpec {
   /** Input frames averaged together before the first layer (20 ms at 2: emotion is slow). */
   poolFrames: number;
   dropout: number;
+  /** Layer norm after each frame layer. */
+  layerNorm: boolean;
 }
 
 export const ARCH_DEFAULTS: Record<Arch, Omit<ModelSpec, "inputDim" | "classes">> = {
-  tdnn: { arch: "tdnn", hidden: 128, poolFrames: 2, dropout: 0.3 },
-  mlp: { arch: "mlp", hidden: 256, poolFrames: 1, dropout: 0.3 },
-  cnn1d: { arch: "cnn1d", hidden: 96, poolFrames: 2, dropout: 0.3 },
-  lstm: { arch: "lstm", hidden: 96, poolFrames: 4, dropout: 0.3 },
+  tdnn: { arch: "tdnn", hidden: 128, poolFrames: 2, dropout: 0.3, layerNorm: false },
+  mlp: { arch: "mlp", hidden: 256, poolFrames: 1, dropout: 0.3, layerNorm: false },
+  cnn1d: { arch: "cnn1d", hidden: 96, poolFrames: 2, dropout: 0.3, layerNorm: false },
+  lstm: { arch: "lstm", hidden: 96, poolFrames: 4, dropout: 0.3, layerNorm: false },
 };
 
 /** Time contexts (frame offsets) of each frame-level layer, per architecture. */
@@ -139,8 +141,18 @@ function avgPoolTime(x: tf.Tensor3D, k: number): tf.Tensor3D {
   return tf.mean(tf.reshape(cropped, [b, n, k, c]), 2) as tf.Tensor3D;
 }
 
-/** One frame-level layer: context splice, matMul, ReLU, layer norm. */
-function spliceLayer(x: tf.Tensor3D, ctx: number[], w: tf.Tensor, b: tf.Tensor): tf.Tensor3D {
+/**
+ * One frame-level layer: context splice, matMul, ReLU, and optionally layer norm. Layer norm
+ * rescales every frame to unit variance, which erases loudness, a main cue of arousal; so the
+ * default is none.
+ */
+function spliceLayer(
+  x: tf.Tensor3D,
+  ctx: number[],
+  w: tf.Tensor,
+  b: tf.Tensor,
+  norm: boolean,
+): tf.Tensor3D {
   const [batch, t, c] = x.shape;
   const lo = -Math.min(...ctx);
   const hi = Math.max(...ctx);
@@ -149,7 +161,8 @@ function spliceLayer(x: tf.Tensor3D, ctx: number[], w: tf.Tensor, b: tf.Tensor):
   const parts = ctx.map((o) => tf.slice(x, [0, lo + o, 0], [batch, out, c]));
   const spliced = parts.length > 1 ? tf.concat(parts, 2) : parts[0];
   const y = tf.relu(tf.add(tf.matMul(tf.reshape(spliced, [batch * out, c * ctx.length]), w), b));
-  return tf.reshape(layerNorm(y as tf.Tensor2D), [batch, out, w.shape[1] as number]) as tf.Tensor3D;
+  const z = norm ? layerNorm(y as tf.Tensor2D) : y;
+  return tf.reshape(z, [batch, out, w.shape[1] as number]) as tf.Tensor3D;
 }
 
 export interface ForwardOptions {
@@ -173,7 +186,11 @@ export function forward(
   let pooled: tf.Tensor2D;
   if (spec.arch === "tdnn" || spec.arch === "cnn1d") {
     contexts(spec.arch).forEach((ctx, i) => {
-      h = spliceLayer(h, ctx, get(p, `frame${i}/w`), get(p, `frame${i}/b`));
+      h = spliceLayer(h, ctx, get(p, `frame${i}/w`), get(p, `frame${i}/b`), spec.layerNorm);
+      // Dropout on frame features too: a few hundred clips are memorised within epochs otherwise.
+      if (opts.training && spec.dropout > 0 && i < 2) {
+        h = tf.dropout(h, spec.dropout / 2, undefined, (opts.seed ?? 0) + 10 + i) as tf.Tensor3D;
+      }
     });
     pooled = statsPool(h);
     pooled = dense(pooled, get(p, "embed/w"), get(p, "embed/b"));

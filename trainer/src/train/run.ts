@@ -35,6 +35,13 @@ import {
 export interface RunConfig {
   arch: Arch;
   hidden?: number;
+  dropout?: number;
+  /**
+   * "global": one mean/std from the training split (shipped with the model). "speaker": each
+   * speaker's own statistics over all their clips (unlabelled), the classic speaker-independent
+   * SER normalisation; on a device it becomes running statistics of the voices it hears.
+   */
+  normalize: "global" | "speaker";
   labels: Emotion[];
   featureParams: FeatureParams;
   representation: Representation;
@@ -97,14 +104,16 @@ async function loadAll(
   return out;
 }
 
-function examples(
-  items: Loaded[],
-  labels: string[],
-  stats: { mean: number[]; std: number[] },
-): Example[] {
-  const width = stats.mean.length;
+type Stats = { mean: number[]; std: number[] };
+
+/** Normalisation statistics for a clip: the global ones, or its speaker's. */
+type StatsFor = (clip: Clip) => Stats;
+
+function examples(items: Loaded[], labels: string[], statsFor: StatsFor): Example[] {
   return items.map((it) => {
     const x = it.features.slice();
+    const stats = statsFor(it.clip);
+    const width = stats.mean.length;
     normalizeInPlace(x, stats);
     return { x, frames: x.length / width, label: labels.indexOf(it.clip.label), id: it.clip.path };
   });
@@ -144,6 +153,7 @@ export async function runTraining(
   const spec: ModelSpec = {
     ...ARCH_DEFAULTS[cfg.arch],
     ...(cfg.hidden ? { hidden: cfg.hidden } : {}),
+    ...(cfg.dropout !== undefined ? { dropout: cfg.dropout } : {}),
     inputDim: width,
     classes: labels.length,
   };
@@ -162,11 +172,20 @@ export async function runTraining(
     train.map((t) => t.features),
     width,
   );
-  const trainEx = examples(train, labels, stats);
-  const valEx = examples(validation, labels, stats);
-  const testEx = examples(test, labels, stats);
+  const bySpeaker = new Map<string, Stats>();
+  if (cfg.normalize === "speaker") {
+    const groups = new Map<string, Float32Array[]>();
+    for (const it of [...train, ...validation, ...test]) {
+      groups.set(it.clip.speaker, [...(groups.get(it.clip.speaker) ?? []), it.features]);
+    }
+    for (const [speaker, feats] of groups) bySpeaker.set(speaker, globalStats(feats, width));
+  }
+  const statsFor: StatsFor = (clip) => bySpeaker.get(clip.speaker) ?? stats;
+  const trainEx = examples(train, labels, statsFor);
+  const valEx = examples(validation, labels, statsFor);
+  const testEx = examples(test, labels, statsFor);
 
-  const source = await epochSource(cfg, train, trainEx, stats, width, log);
+  const source = await epochSource(cfg, train, trainEx, statsFor, width, log);
 
   let resume: Parameters<typeof trainLoop>[7];
   if (opts.resume) {
@@ -219,7 +238,14 @@ export async function runTraining(
     });
   for (const extra of sets.extra ?? []) {
     const items = await loadAll(extra.clips, cache, cfg, extractor, extra.name, log);
-    const ex = examples(items, labels, stats);
+    const extraStats = new Map<string, Stats>();
+    if (cfg.normalize === "speaker") {
+      for (const s of new Set(items.map((i) => i.clip.speaker))) {
+        const own = items.filter((i) => i.clip.speaker === s).map((i) => i.features);
+        extraStats.set(s, globalStats(own, width));
+      }
+    }
+    const ex = examples(items, labels, (clip) => extraStats.get(clip.speaker) ?? stats);
     evaluated.push({
       name: extra.name,
       metrics: evaluateSet(spec, bestTensors, ex, labels).metrics,
@@ -236,7 +262,7 @@ export async function runTraining(
         labels,
         representation: cfg.representation,
         featureParams: cfg.featureParams,
-        normalization: { kind: "global", mean: stats.mean, std: stats.std },
+        normalization: { kind: cfg.normalize, mean: stats.mean, std: stats.std },
         bestEpoch: result.state.bestEpoch,
       },
       null,
@@ -308,7 +334,7 @@ async function epochSource(
   cfg: RunConfig,
   train: Loaded[],
   trainEx: Example[],
-  stats: { mean: number[]; std: number[] },
+  statsFor: StatsFor,
   width: number,
   log: (s: string) => void,
 ): Promise<{ next: (epoch: number) => Promise<Float32Array>; close: () => Promise<void> }> {
@@ -345,7 +371,7 @@ async function epochSource(
     augment: cfg.augment,
     params: cfg.featureParams,
     representation: cfg.representation,
-    stats,
+    stats: train.map((t) => statsFor(t.clip)),
     width,
     crop,
     seed: cfg.loop.seed,
