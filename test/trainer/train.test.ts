@@ -195,3 +195,75 @@ describe("ser-trainer train, end to end", () => {
     assert.ok(JSON.stringify(split).includes("generic:s4"));
   });
 });
+
+describe("ser-trainer train: k-fold and cross-corpus", () => {
+  const io = { out: () => {}, err: () => {} };
+  const fast = ["--hidden", "8", "--crop", "40", "--batch", "8", "--epochs", "2", "--no-augment"];
+
+  it("k-fold validates every speaker exactly once and summarises the folds", async () => {
+    const root = mkdtempSync(join(tmpdir(), "ser-kfold-"));
+    makeCorpus(join(root, "data"));
+    const out = join(root, "run");
+    const args = ["train", join(root, "data"), "--kfold", "2", ...fast];
+    const code = await trainerMain([...args, "--cache", join(root, "c"), "--out", out], io);
+    assert.equal(code, 0);
+    const summary = JSON.parse(readFileSync(join(out, "kfold.json"), "utf8"));
+    assert.equal(summary.folds, 2);
+    assert.equal(summary.validationUar.length, 2);
+    const validated: string[] = [];
+    for (const fold of [1, 2]) {
+      const split = JSON.parse(readFileSync(join(out, `fold-${fold}`, "split.json"), "utf8"));
+      const text = JSON.stringify(split.sets?.validation ?? split.validation ?? split);
+      for (const s of ["generic:s1", "generic:s2", "generic:s3", "generic:s4"]) {
+        if (text.includes(`"${s}"`)) validated.push(s);
+      }
+    }
+    assert.deepEqual(validated.sort(), ["generic:s1", "generic:s2", "generic:s3", "generic:s4"]);
+  });
+
+  it("cross-corpus: trains on one corpus and tests on another over the shared labels", async () => {
+    const root = mkdtempSync(join(tmpdir(), "ser-xcorpus-"));
+    makeCorpus(join(root, "generic"));
+    // A RAVDESS-named corpus with happy (03), sad (04) and angry (05, unknown to the other corpus).
+    const rav = join(root, "ravdess");
+    mkdirSync(rav);
+    const sr = 16000;
+    for (const [code, f0, amp] of [
+      ["03", 320, 0.3],
+      ["04", 140, 0.08],
+      ["05", 500, 0.5],
+    ] as const) {
+      for (const actor of ["01", "02"]) {
+        for (const rep of ["01", "02"]) {
+          const x = new Float32Array(sr);
+          for (let i = 0; i < sr; i++) x[i] = amp * Math.sin((2 * Math.PI * f0 * i) / sr);
+          writeFileSync(join(rav, `03-01-${code}-01-01-${rep}-${actor}.wav`), encodeWav(x, sr));
+        }
+      }
+    }
+    const out = join(root, "run");
+    const code = await trainerMain(
+      [
+        "train",
+        join(root, "generic"),
+        rav,
+        "--test-corpus",
+        "ravdess",
+        "--val-speakers",
+        "generic:s4",
+        ...fast,
+        "--cache",
+        join(root, "c"),
+        "--out",
+        out,
+      ],
+      io,
+    );
+    assert.equal(code, 0);
+    const metrics = JSON.parse(readFileSync(join(out, "metrics.json"), "utf8"));
+    const test = metrics.sets.find((s: { name: string }) => s.name === "test");
+    assert.ok(test, "a test set was evaluated");
+    assert.deepEqual(test.metrics.labels, ["happy", "sad"]);
+    assert.equal(test.metrics.n, 8, "angry clips are dropped: the training corpus has no angry");
+  });
+});

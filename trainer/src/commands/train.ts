@@ -1,3 +1,4 @@
+import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { type Command, intOption, numberOption, UsageError } from "@ser-edge/agent/cli-kit";
 import { DEFAULT_AUGMENT } from "../augment/index.js";
@@ -6,6 +7,7 @@ import { scanDatasets } from "../datasets/scan.js";
 import {
   assertSpeakerDisjoint,
   crossCorpus,
+  kFoldBySpeaker,
   randomSplit,
   type Split,
   splitBySpeaker,
@@ -39,6 +41,8 @@ Split (always by speaker unless --random-split):
   --val-fraction F       else: this fraction of speakers for validation (default 0.2)
   --test-fraction F      and this fraction for test (default 0)
   --test-corpus NAME     cross-corpus: train on the other corpora, test on this one (shared labels)
+  --kfold K              speaker-independent K-fold cross-validation: K runs in --out/fold-N,
+                         every speaker validated once; prints the mean and spread of UAR
   --random-split         split clips at random: leaks speakers, inflates accuracy (warns)
 Labels:
   --merge A=B,...        merge labels, e.g. calm=neutral
@@ -77,6 +81,7 @@ Run:
     "test-fraction": { type: "string" },
     "test-corpus": { type: "string" },
     "random-split": { type: "boolean", default: false },
+    kfold: { type: "string" },
     merge: { type: "string", multiple: true },
     labels: { type: "string" },
     arch: { type: "string", default: "tdnn" },
@@ -131,6 +136,8 @@ Run:
     let labels = labelSet(labelOpts).filter((l) => clips.some((c) => c.label === l));
 
     let split: Split;
+    const kfold = values.kfold === undefined ? 0 : intOption(values.kfold, "kfold", 5);
+    if (values.kfold !== undefined && kfold < 2) throw new UsageError("--kfold needs K >= 2");
     const testCorpus = values["test-corpus"] as string | undefined;
     if (values["random-split"]) {
       const r = randomSplit(
@@ -151,6 +158,13 @@ Run:
       split = { ...inner, test: cc.test, speakers: { ...inner.speakers, test: cc.speakers.test } };
       labels = labels.filter((l) => cc.labels.includes(l));
       log(`cross-corpus: test on ${testCorpus} over ${labels.join(", ")}`);
+    } else if (kfold) {
+      split = {
+        train: clips,
+        validation: [],
+        test: [],
+        speakers: { train: [], validation: [], test: [] },
+      };
     } else {
       split = splitBySpeaker(clips, {
         validation:
@@ -161,16 +175,19 @@ Run:
         seed,
       });
     }
-    if (!values["random-split"]) assertSpeakerDisjoint(split);
-    if (split.validation.length === 0) throw new UsageError("the validation set is empty");
-    log(
-      `split: train ${split.train.length} clips / ${split.speakers.train.length} speakers, ` +
-        `validation ${split.validation.length} / ${split.speakers.validation.length}, ` +
-        `test ${split.test.length} / ${split.speakers.test.length}`,
-    );
     const outDir =
       (values.out as string | undefined) ??
       join("runs", `${arch}-${new Date().toISOString().replace(/[:.]/g, "-").slice(0, 19)}`);
+    const jobs: { split: Split; outDir: string }[] = kfold
+      ? kFoldBySpeaker(clips, kfold, seed).map((f) => ({
+          split: { ...f, test: [], speakers: { ...f.speakers, test: [] } },
+          outDir: join(outDir, `fold-${f.index + 1}`),
+        }))
+      : [{ split, outDir }];
+    for (const job of jobs) {
+      if (!values["random-split"]) assertSpeakerDisjoint(job.split);
+      if (job.split.validation.length === 0) throw new UsageError("the validation set is empty");
+    }
     const noiseDir = values["noise-dir"] as string | undefined;
     const augment = values["no-augment"]
       ? null
@@ -184,50 +201,70 @@ Run:
             },
           }
         : DEFAULT_AUGMENT;
-    const result = await runTraining(
-      {
-        arch,
-        ...(values.hidden ? { hidden: intOption(values.hidden, "hidden", 128) } : {}),
-        labels,
-        featureParams: featureParamsFrom(values),
-        representation,
-        normalize: values.normalize === "speaker" ? "speaker" : "global",
-        ...(values.dropout ? { dropout: numberOption(values.dropout, "dropout", 0.3) } : {}),
-        loop: {
-          epochs: intOption(values.epochs, "epochs", 40),
-          batchSize: intOption(values.batch, "batch", 32),
-          lr: numberOption(values.lr, "lr", 1e-3),
-          warmupEpochs: 2,
-          lrFloor: 0.05,
-          patience: intOption(values.patience, "patience", 12),
-          crop: intOption(values.crop, "crop", 300),
-          classBalanced: !values["no-balance"],
-          seed,
+    const uars: number[] = [];
+    for (const job of jobs) {
+      const { split } = job;
+      log(
+        `split: train ${split.train.length} clips / ${split.speakers.train.length} speakers, ` +
+          `validation ${split.validation.length} / ${split.speakers.validation.length}, ` +
+          `test ${split.test.length} / ${split.speakers.test.length}`,
+      );
+      const result = await runTraining(
+        {
+          arch,
+          ...(values.hidden ? { hidden: intOption(values.hidden, "hidden", 128) } : {}),
+          labels,
+          featureParams: featureParamsFrom(values),
+          representation,
+          normalize: values.normalize === "speaker" ? "speaker" : "global",
+          ...(values.dropout ? { dropout: numberOption(values.dropout, "dropout", 0.3) } : {}),
+          loop: {
+            epochs: intOption(values.epochs, "epochs", 40),
+            batchSize: intOption(values.batch, "batch", 32),
+            lr: numberOption(values.lr, "lr", 1e-3),
+            warmupEpochs: 2,
+            lrFloor: 0.05,
+            patience: intOption(values.patience, "patience", 12),
+            crop: intOption(values.crop, "crop", 300),
+            classBalanced: !values["no-balance"],
+            seed,
+          },
+          augment,
+          worker: !values["no-worker"],
+          ...(backend ? { backend } : {}),
+          cacheDir: values.cache as string,
+          outDir: job.outDir,
         },
-        augment,
-        worker: !values["no-worker"],
-        ...(backend ? { backend } : {}),
-        cacheDir: values.cache as string,
-        outDir,
-      },
-      {
-        train: split.train,
-        validation: split.validation,
-        test: split.test,
-        manifest: splitManifest(split),
-      },
-      log,
-      { resume: Boolean(values.resume) },
-    );
-    for (const s of result.sets) {
+        {
+          train: split.train,
+          validation: split.validation,
+          test: split.test,
+          manifest: splitManifest(split),
+        },
+        log,
+        { resume: Boolean(values.resume) },
+      );
+      for (const s of result.sets) {
+        io.out(
+          `\n${s.name}: UAR ${(100 * s.metrics.uar).toFixed(1)}%\n${formatMetricsTable(s.metrics)}\n`,
+        );
+      }
       io.out(
-        `\n${s.name}: UAR ${(100 * s.metrics.uar).toFixed(1)}%\n${formatMetricsTable(s.metrics)}\n`,
+        `\nrun: ${result.outDir} (backend ${result.backend}, best epoch ${result.bestEpoch + 1}, ` +
+          `${result.wallSeconds.toFixed(0)} s, peak RSS ${result.peakRssMb.toFixed(0)} MB)\n`,
+      );
+      uars.push(result.validationUar);
+    }
+    if (kfold) {
+      const mean = uars.reduce((a, b) => a + b, 0) / uars.length;
+      const sd = Math.sqrt(uars.reduce((a, b) => a + (b - mean) ** 2, 0) / uars.length);
+      const summary = { folds: uars.length, validationUar: uars, mean, std: sd };
+      await writeFile(join(outDir, "kfold.json"), `${JSON.stringify(summary, null, 2)}\n`);
+      io.out(
+        `\n${kfold}-fold speaker-independent validation UAR: ${(100 * mean).toFixed(1)}% ` +
+          `+- ${(100 * sd).toFixed(1)} (folds: ${uars.map((u) => (100 * u).toFixed(1)).join(", ")})\n`,
       );
     }
-    io.out(
-      `\nrun: ${result.outDir} (backend ${result.backend}, best epoch ${result.bestEpoch + 1}, ` +
-        `${result.wallSeconds.toFixed(0)} s, peak RSS ${result.peakRssMb.toFixed(0)} MB)\n`,
-    );
     return 0;
   },
 };
