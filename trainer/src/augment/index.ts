@@ -71,6 +71,26 @@ export interface AugmentConfig {
  * SpecAugment widths assume 10 ms frames (hop 160) and 40-64 feature columns.
  * Recorded noise: add "folder" to noise.kinds and set noise.folder.
  */
+/**
+ * A lighter setting: every augmentation less often and milder, SpecAugment on few columns (on
+ * 40 MFCCs, two 8-column masks hide up to 40% of the cepstrum).
+ */
+export const LIGHT_AUGMENT: AugmentConfig = {
+  speed: { prob: 0.5, factors: [0.9, 1.0, 1.1] },
+  pitch: { prob: 0.2, semitones: [-1, 1] },
+  shift: { prob: 0.5, maxMs: 100 },
+  noise: { prob: 0.3, snrDb: [15, 30], kinds: ["white", "pink"] },
+  gain: { prob: 0.5, db: [-6, 6] },
+  specAugment: {
+    prob: 0.3,
+    timeMasks: 2,
+    maxTimeWidth: 10,
+    freqMasks: 1,
+    maxFreqWidth: 4,
+    fill: "mean",
+  },
+};
+
 export const DEFAULT_AUGMENT: AugmentConfig = {
   speed: { prob: 1, factors: [0.9, 1.0, 1.1] },
   pitch: { prob: 0.3, semitones: [-2, 2] },

@@ -1,7 +1,7 @@
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { type Command, intOption, numberOption, UsageError } from "@ser-edge/agent/cli-kit";
-import { DEFAULT_AUGMENT } from "../augment/index.js";
+import { DEFAULT_AUGMENT, LIGHT_AUGMENT } from "../augment/index.js";
 import { applyLabelOptions, labelSet } from "../datasets/labels.js";
 import { scanDatasets } from "../datasets/scan.js";
 import {
@@ -56,7 +56,8 @@ Model and training:
   --patience N           early stop after N epochs without a better validation UAR (default 12)
   --crop N               training window in 10 ms frames (default 300)
   --seed N               seed for everything random (default 1)
-  --no-augment           train without augmentation
+  --augment default|light|none   augmentation strength (default: default)
+  --no-augment           same as --augment none
   --noise-dir DIR        also mix in noise recordings from DIR
   --no-balance           plain cross-entropy instead of class-balanced
   --representation mfcc|mel   model input (default mfcc)
@@ -93,6 +94,7 @@ Run:
     crop: { type: "string" },
     seed: { type: "string" },
     "no-augment": { type: "boolean", default: false },
+    augment: { type: "string", default: "default" },
     "noise-dir": { type: "string" },
     "no-balance": { type: "boolean", default: false },
     representation: { type: "string", default: "mfcc" },
@@ -189,18 +191,24 @@ Run:
       if (job.split.validation.length === 0) throw new UsageError("the validation set is empty");
     }
     const noiseDir = values["noise-dir"] as string | undefined;
-    const augment = values["no-augment"]
-      ? null
-      : noiseDir
-        ? {
-            ...DEFAULT_AUGMENT,
-            noise: {
-              ...(DEFAULT_AUGMENT.noise ?? { prob: 0.5, snrDb: [10, 30] as const }),
-              kinds: ["white", "pink", "folder"] as const,
-              folder: noiseDir,
-            },
-          }
-        : DEFAULT_AUGMENT;
+    const preset = values["no-augment"] ? "none" : (values.augment as string);
+    if (!["default", "light", "none"].includes(preset)) {
+      throw new UsageError("--augment must be default, light or none");
+    }
+    const base = preset === "light" ? LIGHT_AUGMENT : DEFAULT_AUGMENT;
+    const augment =
+      preset === "none"
+        ? null
+        : noiseDir
+          ? {
+              ...base,
+              noise: {
+                ...(base.noise ?? { prob: 0.5, snrDb: [10, 30] as const }),
+                kinds: ["white", "pink", "folder"] as const,
+                folder: noiseDir,
+              },
+            }
+          : base;
     const uars: number[] = [];
     for (const job of jobs) {
       const { split } = job;

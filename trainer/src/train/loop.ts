@@ -182,7 +182,8 @@ export async function trainLoop(
     }
     const val = evaluateSet(spec, params, validation, labels);
     const record: EpochRecord = {
-      epoch,
+      // 1-based in everything a person reads (logs, history, report); `epoch` counts from 0.
+      epoch: epoch + 1,
       trainLoss: lossSum / Math.max(1, batches),
       valLoss: val.loss,
       valUar: val.metrics.uar,

@@ -281,7 +281,9 @@ export async function runTraining(
       cfg.featureParams.sampleRate / 1000
     } kHz, ${(1000 * cfg.featureParams.winLength) / cfg.featureParams.sampleRate} ms window / ${
       (1000 * cfg.featureParams.hopLength) / cfg.featureParams.sampleRate
-    } ms hop, global mean/std normalisation`,
+    } ms hop, ${
+      cfg.normalize === "speaker" ? "per-speaker" : "global (training split)"
+    } mean/std normalisation`,
     split: {
       train: splitPart(sets.train, labels),
       validation: splitPart(sets.validation, labels),
@@ -289,7 +291,7 @@ export async function runTraining(
     },
     sets: evaluated,
     history: result.state.history,
-    bestEpoch: result.state.bestEpoch,
+    bestEpoch: result.state.bestEpoch + 1,
     backend,
     wallSeconds,
     peakRssMb: peakRss / 2 ** 20,
