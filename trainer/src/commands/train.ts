@@ -50,13 +50,13 @@ Labels:
 Model and training:
   --arch ${ARCHS.join("|")}   architecture (default tdnn)
   --hidden N             hidden width (default per architecture)
-  --epochs N             at most N epochs (default 40)
+  --epochs N             at most N epochs (default 45)
   --batch N              batch size (default 32)
-  --lr X                 peak learning rate (default 0.001)
-  --patience N           early stop after N epochs without a better validation UAR (default 12)
+  --lr X                 peak learning rate (default 0.002)
+  --patience N           early stop after N epochs without a better validation UAR (default 15)
   --crop N               training window in 10 ms frames (default 300)
   --seed N               seed for everything random (default 1)
-  --augment default|light|none   augmentation strength (default: default)
+  --augment light|default|none   augmentation strength (default light: measured better)
   --no-augment           same as --augment none
   --noise-dir DIR        also mix in noise recordings from DIR
   --no-balance           plain cross-entropy instead of class-balanced
@@ -94,7 +94,7 @@ Run:
     crop: { type: "string" },
     seed: { type: "string" },
     "no-augment": { type: "boolean", default: false },
-    augment: { type: "string", default: "default" },
+    augment: { type: "string", default: "light" },
     "noise-dir": { type: "string" },
     "no-balance": { type: "boolean", default: false },
     representation: { type: "string", default: "mfcc" },
@@ -227,12 +227,12 @@ Run:
           normalize: values.normalize === "speaker" ? "speaker" : "global",
           ...(values.dropout ? { dropout: numberOption(values.dropout, "dropout", 0.3) } : {}),
           loop: {
-            epochs: intOption(values.epochs, "epochs", 40),
+            epochs: intOption(values.epochs, "epochs", 45),
             batchSize: intOption(values.batch, "batch", 32),
-            lr: numberOption(values.lr, "lr", 1e-3),
+            lr: numberOption(values.lr, "lr", 2e-3),
             warmupEpochs: 2,
             lrFloor: 0.05,
-            patience: intOption(values.patience, "patience", 12),
+            patience: intOption(values.patience, "patience", 15),
             crop: intOption(values.crop, "crop", 300),
             classBalanced: !values["no-balance"],
             seed,
