@@ -4,22 +4,12 @@ import { existsSync, readdirSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { decodeAudio, initResampler, readAudioFile, resampleSync } from "@ser-edge/agent/audio";
+import { medianMs as median } from "./stats.js";
 
 const WARMUP = 3;
 const RUNS = 15;
 
-async function medianMs(fn: () => Promise<unknown>): Promise<number> {
-  for (let i = 0; i < WARMUP; i++) await fn();
-  const times: number[] = [];
-  for (let i = 0; i < RUNS; i++) {
-    const t0 = performance.now();
-    await fn();
-    times.push(performance.now() - t0);
-  }
-  times.sort((a, b) => a - b);
-  const mid = times.length >> 1;
-  return times.length % 2 ? times[mid] : (times[mid - 1] + times[mid]) / 2;
-}
+const medianMs = (fn: () => Promise<unknown>) => median(fn, RUNS, WARMUP);
 
 export async function benchAudio(): Promise<Record<string, number>> {
   await initResampler();
