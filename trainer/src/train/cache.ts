@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { readAudioFile } from "@ser-edge/agent/audio";
+import { decodeAudio, resample } from "@ser-edge/agent/audio";
 import { type FeatureParams, featureParamsKey } from "@ser-edge/agent/features";
 
 /**
@@ -37,9 +37,11 @@ export class FeatureCache {
     const key = `${hash}-${sampleRate}`;
     const hit = await this.get("audio", key);
     if (hit) return { hash, samples: hit };
-    const audio = await readAudioFile(path, { targetRate: sampleRate });
-    await this.put("audio", key, audio.samples);
-    return { hash, samples: audio.samples };
+    // Decode the bytes already read for the hash rather than reading the file a second time.
+    const decoded = await decodeAudio(new Uint8Array(bytes), path);
+    const samples = await resample(decoded.samples, decoded.sampleRate, sampleRate);
+    await this.put("audio", key, samples);
+    return { hash, samples };
   }
 
   /** Cached features of the audio with content hash `hash`, computed by `compute` on a miss. */

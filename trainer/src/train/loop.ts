@@ -1,6 +1,6 @@
 import * as tf from "@tensorflow/tfjs";
 import { createRng, seedFrom } from "../augment/index.js";
-import { evaluate, type Metrics } from "../eval/metrics.js";
+import { type Metrics, metricsFromScores } from "../eval/metrics.js";
 import type { EpochRecord } from "../eval/report.js";
 import { classWeights, cropFrames, type Example } from "./batches.js";
 import { forward, initParams, type ModelSpec, minFrames } from "./models.js";
@@ -80,11 +80,10 @@ export function evaluateSet(
   scores.forEach((s, i) => {
     loss -= Math.log(Math.max(1e-12, s[set[i].label]));
   });
-  const pred = scores.map((s) => s.indexOf(Math.max(...s)));
   return {
-    metrics: evaluate(
+    metrics: metricsFromScores(
       set.map((e) => e.label),
-      pred,
+      scores.map((s) => Array.from(s)),
       labels,
     ),
     loss: loss / Math.max(1, set.length),

@@ -4,15 +4,8 @@ import { join, resolve } from "node:path";
 import { Worker } from "node:worker_threads";
 import { FeatureExtractor, type FeatureParams } from "@ser-edge/agent/features";
 import * as tf from "@tensorflow/tfjs";
-import {
-  type AugmentConfig,
-  Augmenter,
-  createRng,
-  DEFAULT_AUGMENT,
-  seedFrom,
-} from "../augment/index.js";
+import { type AugmentConfig, Augmenter, createRng, seedFrom } from "../augment/index.js";
 import type { Clip, Emotion } from "../datasets/types.js";
-import { evaluate } from "../eval/metrics.js";
 import type { EvaluatedSet, ReportInput } from "../eval/report.js";
 import { writeReport } from "../eval/write.js";
 import type { WorkerSetup } from "./augment-worker.js";
@@ -109,6 +102,17 @@ type Stats = { mean: number[]; std: number[] };
 /** Normalisation statistics for a clip: the global ones, or its speaker's. */
 type StatsFor = (clip: Clip) => Stats;
 
+/** Each speaker's own feature statistics over all their clips (speaker normalisation). */
+function speakerStats(items: Loaded[], width: number): Map<string, Stats> {
+  const groups = new Map<string, Float32Array[]>();
+  for (const it of items) {
+    const group = groups.get(it.clip.speaker);
+    if (group) group.push(it.features);
+    else groups.set(it.clip.speaker, [it.features]);
+  }
+  return new Map([...groups].map(([speaker, feats]) => [speaker, globalStats(feats, width)]));
+}
+
 function examples(items: Loaded[], labels: string[], statsFor: StatsFor): Example[] {
   return items.map((it) => {
     const x = it.features.slice();
@@ -172,15 +176,9 @@ export async function runTraining(
     train.map((t) => t.features),
     width,
   );
-  const bySpeaker = new Map<string, Stats>();
-  if (cfg.normalize === "speaker") {
-    const groups = new Map<string, Float32Array[]>();
-    for (const it of [...train, ...validation, ...test]) {
-      groups.set(it.clip.speaker, [...(groups.get(it.clip.speaker) ?? []), it.features]);
-    }
-    for (const [speaker, feats] of groups) bySpeaker.set(speaker, globalStats(feats, width));
-  }
-  const statsFor: StatsFor = (clip) => bySpeaker.get(clip.speaker) ?? stats;
+  const bySpeaker =
+    cfg.normalize === "speaker" ? speakerStats([...train, ...validation, ...test], width) : null;
+  const statsFor: StatsFor = (clip) => bySpeaker?.get(clip.speaker) ?? stats;
   const trainEx = examples(train, labels, statsFor);
   const valEx = examples(validation, labels, statsFor);
   const testEx = examples(test, labels, statsFor);
@@ -238,14 +236,8 @@ export async function runTraining(
     });
   for (const extra of sets.extra ?? []) {
     const items = await loadAll(extra.clips, cache, cfg, extractor, extra.name, log);
-    const extraStats = new Map<string, Stats>();
-    if (cfg.normalize === "speaker") {
-      for (const s of new Set(items.map((i) => i.clip.speaker))) {
-        const own = items.filter((i) => i.clip.speaker === s).map((i) => i.features);
-        extraStats.set(s, globalStats(own, width));
-      }
-    }
-    const ex = examples(items, labels, (clip) => extraStats.get(clip.speaker) ?? stats);
+    const extraStats = cfg.normalize === "speaker" ? speakerStats(items, width) : null;
+    const ex = examples(items, labels, (clip) => extraStats?.get(clip.speaker) ?? stats);
     evaluated.push({
       name: extra.name,
       metrics: evaluateSet(spec, bestTensors, ex, labels).metrics,
@@ -418,5 +410,3 @@ async function epochSource(
     },
   };
 }
-
-export { DEFAULT_AUGMENT, evaluate };
