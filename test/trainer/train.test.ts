@@ -49,6 +49,30 @@ describe("models", () => {
     assert.ok(parameterCount(spec("tdnn")) < 300_000, `${parameterCount(spec("tdnn"))} parameters`);
   });
 
+  it("attentive pooling works for every frame-level model and reduces to stats pooling at uniform attention", () => {
+    for (const arch of ["tdnn", "cnn1d", "lstm"] as const) {
+      const plain = spec(arch);
+      const att: ModelSpec = { ...plain, pooling: "attentive" };
+      const p = initParams(att, 3);
+      const x = tf.randomNormal([2, 90, 40], 0, 1, "float32", 5) as tf.Tensor3D;
+      const ya = forward(att, p, x, { training: false });
+      assert.deepEqual(ya.shape, [2, 8]);
+      // A zero scoring vector gives every frame the same weight: the plain mean and std.
+      p.get("attend/v")?.assign(tf.zeros([64, 1]));
+      const uniform = forward(att, p, x, { training: false }).dataSync();
+      const stats = forward(plain, p, x, { training: false }).dataSync();
+      const diff = Math.max(...uniform.map((v, i) => Math.abs(v - stats[i])));
+      assert.ok(diff < 1e-4, `${arch}: ${diff}`);
+      assert.ok(
+        Math.max(...ya.dataSync().map((v, i) => Math.abs(v - stats[i]))) > 1e-4,
+        `${arch}: learned attention changes the output`,
+      );
+      assert.ok(parameterCount(att) > parameterCount(plain));
+      tf.dispose([...p.values(), x, ya]);
+    }
+    assert.ok(parameterCount({ ...spec("tdnn"), pooling: "attentive" }) < 300_000);
+  });
+
   it("is deterministic for a seed, and dropout only acts in training", () => {
     const s = spec("tdnn");
     const a = initParams(s, 7);

@@ -59,7 +59,10 @@ describe("workspace boundaries", () => {
     );
     const forbidden = [
       ...Object.keys(rootPkg.devDependencies ?? {}),
-      ...Object.keys(trainerPkg.dependencies ?? {}).filter((n) => n !== "@ser-edge/agent"),
+      // The trainer may share a dependency with the agent (ONNX Runtime), not bring its own.
+      ...Object.keys(trainerPkg.dependencies ?? {}).filter(
+        (n) => n !== "@ser-edge/agent" && !(n in agentPkg.dependencies),
+      ),
       ...Object.keys(trainerPkg.optionalDependencies ?? {}),
       ...trainerOnly,
       "@ser-edge/trainer",
@@ -72,9 +75,27 @@ describe("workspace boundaries", () => {
       "@eshaz/web-worker",
       "@wasm-audio-decoders/common",
       "@wasm-audio-decoders/flac",
+      // onnxruntime-node's install script (skipped by .npmrc) needs adm-zip and global-agent.
+      "adm-zip",
       "codec-parser",
+      "define-data-property",
+      "define-properties",
+      "es-define-property",
+      "es-errors",
+      "escape-string-regexp",
+      "global-agent",
+      "globalthis",
+      "gopd",
+      "has-property-descriptors",
+      "matcher",
       "mpg123-decoder",
+      "object-keys",
+      "onnxruntime-common",
+      "onnxruntime-node",
+      "semver",
+      "serialize-error",
       "simple-yenc",
+      "type-fest",
     ]);
   });
 

@@ -1,9 +1,13 @@
 import { readFileSync } from "node:fs";
 import { type Io, processIo, runProgram } from "@ser-edge/agent/cli-kit";
 import { datasetsCommand } from "./commands/datasets.js";
+import { exportCommand } from "./commands/export.js";
 import { featuresCommand } from "./commands/features.js";
+import { keygenCommand } from "./commands/keygen.js";
 import { parityCommand } from "./commands/parity.js";
+import { signCommand } from "./commands/sign.js";
 import { trainCommand } from "./commands/train.js";
+import { verifyCommand } from "./commands/verify.js";
 
 const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as {
   version: string;
@@ -16,7 +20,16 @@ export function main(argv: string[], io: Io = processIo): Promise<number> {
       name: "ser-trainer",
       version: pkg.version,
       description: "build, evaluate and ship speech emotion models",
-      commands: [datasetsCommand, trainCommand, featuresCommand, parityCommand],
+      commands: [
+        datasetsCommand,
+        trainCommand,
+        exportCommand,
+        featuresCommand,
+        parityCommand,
+        keygenCommand,
+        signCommand,
+        verifyCommand,
+      ],
     },
     argv,
     io,

@@ -16,7 +16,7 @@ import {
 import type { CorpusName } from "../datasets/types.js";
 import { formatMetricsTable } from "../eval/metrics.js";
 import type { BackendName } from "../train/backend.js";
-import { ARCHS, type Arch } from "../train/models.js";
+import { ARCHS, type Arch, type Pooling } from "../train/models.js";
 import type { Representation } from "../train/representation.js";
 import { runTraining } from "../train/run.js";
 import { labelOptionsFrom } from "./datasets.js";
@@ -36,7 +36,8 @@ a model with tfjs and writes --out: config.json, split.json, checkpoint/, weight
 model.json (best epoch), metrics.json and report.html. Interrupted runs continue with --resume.
 
 Split (always by speaker unless --random-split):
-  --val-speakers IDS     comma-separated speaker ids for validation (e.g. ravdess:17,ravdess:18)
+  --val-speakers IDS     comma-separated speaker ids for validation (e.g. ravdess:17,ravdess:18);
+                         "none" trains on every speaker for exactly --epochs (a final model)
   --test-speakers IDS    speaker ids held out for a final test
   --val-fraction F       else: this fraction of speakers for validation (default 0.2)
   --test-fraction F      and this fraction for test (default 0)
@@ -50,6 +51,8 @@ Labels:
 Model and training:
   --arch ${ARCHS.join("|")}   architecture (default tdnn)
   --hidden N             hidden width (default per architecture)
+  --pooling stats|attentive   frames to utterance: mean/std, or attention-weighted mean/std
+                         (tdnn, cnn1d, lstm; default stats)
   --epochs N             at most N epochs (default 45)
   --batch N              batch size (default 32)
   --lr X                 peak learning rate (default 0.002)
@@ -87,6 +90,7 @@ Run:
     labels: { type: "string" },
     arch: { type: "string", default: "tdnn" },
     hidden: { type: "string" },
+    pooling: { type: "string" },
     epochs: { type: "string" },
     batch: { type: "string" },
     lr: { type: "string" },
@@ -117,6 +121,13 @@ Run:
     if (representation !== "mfcc" && representation !== "mel") {
       throw new UsageError("--representation must be mfcc or mel");
     }
+    const pooling = values.pooling as Pooling | undefined;
+    if (pooling !== undefined && pooling !== "stats" && pooling !== "attentive") {
+      throw new UsageError("--pooling must be stats or attentive");
+    }
+    if (pooling === "attentive" && arch === "mlp") {
+      throw new UsageError("--pooling attentive needs a frame-level model (tdnn, cnn1d, lstm)");
+    }
     const backend = values.backend as BackendName | undefined;
     if (backend && !["tensorflow", "wasm", "cpu"].includes(backend)) {
       throw new UsageError("--backend must be tensorflow, wasm or cpu");
@@ -137,6 +148,12 @@ Run:
     if (clips.length === 0) throw new Error(`no usable clips in ${dirs.join(", ")}`);
     let labels = labelSet(labelOpts).filter((l) => clips.some((c) => c.label === l));
 
+    // "none": train on every speaker for exactly --epochs (a final model; its accuracy comes from
+    // a held-out run of the same recipe).
+    const noValidation = values["val-speakers"] === "none";
+    if (noValidation && values.epochs === undefined) {
+      throw new UsageError("--val-speakers none trains a fixed number of epochs: give --epochs N");
+    }
     let split: Split;
     const kfold = values.kfold === undefined ? 0 : intOption(values.kfold, "kfold", 5);
     if (values.kfold !== undefined && kfold < 2) throw new UsageError("--kfold needs K >= 2");
@@ -169,8 +186,10 @@ Run:
       };
     } else {
       split = splitBySpeaker(clips, {
-        validation:
-          list(values["val-speakers"]) ?? numberOption(values["val-fraction"], "val-fraction", 0.2),
+        validation: noValidation
+          ? []
+          : (list(values["val-speakers"]) ??
+            numberOption(values["val-fraction"], "val-fraction", 0.2)),
         test:
           list(values["test-speakers"]) ??
           numberOption(values["test-fraction"], "test-fraction", 0),
@@ -188,7 +207,9 @@ Run:
       : [{ split, outDir }];
     for (const job of jobs) {
       if (!values["random-split"]) assertSpeakerDisjoint(job.split);
-      if (job.split.validation.length === 0) throw new UsageError("the validation set is empty");
+      if (job.split.validation.length === 0 && !noValidation) {
+        throw new UsageError("the validation set is empty");
+      }
     }
     const noiseDir = values["noise-dir"] as string | undefined;
     const preset = values["no-augment"] ? "none" : (values.augment as string);
@@ -220,7 +241,17 @@ Run:
       const result = await runTraining(
         {
           arch,
+          data: dirs,
+          labelOptions: labelOpts,
+          scan: {
+            includeSong: Boolean(values["include-song"]),
+            ...(typeof values["speaker-regex"] === "string"
+              ? { speakerRegex: values["speaker-regex"] }
+              : {}),
+          },
+          command: ["ser-trainer", "train", ...process.argv.slice(3)].join(" "),
           ...(values.hidden ? { hidden: intOption(values.hidden, "hidden", 128) } : {}),
+          ...(pooling ? { pooling } : {}),
           labels,
           featureParams: featureParamsFrom(values),
           representation,

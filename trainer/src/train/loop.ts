@@ -94,6 +94,7 @@ export function evaluateSet(
 /**
  * Mini-batch training with a class-balanced cross-entropy, warm-up + cosine learning rate, and
  * early stopping on validation UAR; returns the best weights (as plain arrays) and the history.
+ * Without a validation set it trains exactly `epochs` epochs and returns the last weights.
  * `resume` continues a checkpointed run: its epochs are skipped, seeds stay per epoch.
  */
 export async function trainLoop(
@@ -179,31 +180,38 @@ export async function trainLoop(
       loss.dispose();
       batches++;
     }
-    const val = evaluateSet(spec, params, validation, labels);
     const record: EpochRecord = {
       // 1-based in everything a person reads (logs, history, report); `epoch` counts from 0.
       epoch: epoch + 1,
       trainLoss: lossSum / Math.max(1, batches),
-      valLoss: val.loss,
-      valUar: val.metrics.uar,
       lr,
       seconds: (performance.now() - t0) / 1000,
     };
-    state.history.push(record);
     state.epoch = epoch;
-    if (val.metrics.uar > state.bestUar) {
-      state.bestUar = val.metrics.uar;
+    let line =
+      `epoch ${String(epoch + 1).padStart(3)}/${cfg.epochs}  loss ${record.trainLoss.toFixed(3)}  ` +
+      `lr ${lr.toExponential(1)}  ${record.seconds?.toFixed(1)} s`;
+    if (validation.length > 0) {
+      const val = evaluateSet(spec, params, validation, labels);
+      record.valLoss = val.loss;
+      record.valUar = val.metrics.uar;
+      if (val.metrics.uar > state.bestUar) {
+        state.bestUar = val.metrics.uar;
+        state.bestEpoch = epoch;
+        best = snapshot();
+      }
+      line +=
+        `  val loss ${val.loss.toFixed(3)}  val UAR ${(100 * val.metrics.uar).toFixed(1)}%  ` +
+        `acc ${(100 * val.metrics.accuracy).toFixed(1)}%${state.bestEpoch === epoch ? "  *best" : ""}`;
+    } else if (epoch + 1 === cfg.epochs) {
+      // No validation set (a final model on every speaker): the last epoch is the model.
       state.bestEpoch = epoch;
       best = snapshot();
     }
-    log(
-      `epoch ${String(epoch + 1).padStart(3)}/${cfg.epochs}  loss ${record.trainLoss.toFixed(3)}  ` +
-        `val loss ${val.loss.toFixed(3)}  val UAR ${(100 * val.metrics.uar).toFixed(1)}%  ` +
-        `acc ${(100 * val.metrics.accuracy).toFixed(1)}%  lr ${lr.toExponential(1)}  ` +
-        `${record.seconds?.toFixed(1)} s${state.bestEpoch === epoch ? "  *best" : ""}`,
-    );
+    state.history.push(record);
+    log(line);
     await hooks.onEpoch?.(state, params, optimizer);
-    if (epoch - state.bestEpoch >= cfg.patience) {
+    if (validation.length > 0 && epoch - state.bestEpoch >= cfg.patience) {
       log(`early stop: no better validation UAR for ${cfg.patience} epochs`);
       break;
     }

@@ -24,7 +24,18 @@ export interface ModelSpec {
   dropout: number;
   /** Layer norm after each frame layer. */
   layerNorm: boolean;
+  /**
+   * How frames become one vector: plain mean and standard deviation over time, or attentive
+   * statistics (a learned softmax weight per frame, so silences and fillers count less).
+   * Absent in runs from before it existed, which means "stats".
+   */
+  pooling?: Pooling;
 }
+
+export type Pooling = "stats" | "attentive";
+
+/** Width of the attention scorer's hidden layer. */
+const ATTENTION_DIM = 64;
 
 export const ARCH_DEFAULTS: Record<Arch, Omit<ModelSpec, "inputDim" | "classes">> = {
   tdnn: { arch: "tdnn", hidden: 128, poolFrames: 2, dropout: 0.3, layerNorm: false },
@@ -34,7 +45,7 @@ export const ARCH_DEFAULTS: Record<Arch, Omit<ModelSpec, "inputDim" | "classes">
 };
 
 /** Time contexts (frame offsets) of each frame-level layer, per architecture. */
-function contexts(arch: Arch): number[][] {
+export function frameContexts(arch: Arch): number[][] {
   switch (arch) {
     case "tdnn": // dilated contexts, as in x-vector TDNNs
       return [[-2, -1, 0, 1, 2], [-2, 0, 2], [-3, 0, 3], [0]];
@@ -49,12 +60,17 @@ function contexts(arch: Arch): number[][] {
   }
 }
 
+/** Channels of the frame-level output that pooling summarises. */
+function pooledChannels(spec: ModelSpec): number {
+  return spec.arch === "tdnn" ? 2 * spec.hidden : spec.hidden;
+}
+
 /** Named parameter shapes; the order is the order of the weights file. */
 export function parameterShapes(spec: ModelSpec): [string, number[]][] {
   const { arch, inputDim, hidden: h, classes } = spec;
   const shapes: [string, number[]][] = [];
   if (arch === "tdnn" || arch === "cnn1d") {
-    const ctx = contexts(arch);
+    const ctx = frameContexts(arch);
     const dims = [
       inputDim,
       ...ctx.map((_, i) => (i === ctx.length - 1 && arch === "tdnn" ? 2 * h : h)),
@@ -76,6 +92,18 @@ export function parameterShapes(spec: ModelSpec): [string, number[]][] {
     shapes.push(["embed/w", [2 * h, h]]);
     shapes.push(["embed/b", [h]]);
   }
+  if (spec.pooling === "attentive" && arch !== "mlp") {
+    const c = pooledChannels(spec);
+    // Inserted before the embedding weights' consumer; order only matters for the weights file.
+    const at = shapes.findIndex(([n]) => n === "embed/w");
+    shapes.splice(
+      at,
+      0,
+      ["attend/w", [c, ATTENTION_DIM]],
+      ["attend/b", [ATTENTION_DIM]],
+      ["attend/v", [ATTENTION_DIM, 1]],
+    );
+  }
   const last = arch === "mlp" ? h / 2 : h;
   shapes.push(["out/w", [last, classes]]);
   shapes.push(["out/b", [classes]]);
@@ -88,7 +116,7 @@ export function parameterCount(spec: ModelSpec): number {
 
 /** Frames the model needs at least (receptive field at the input rate). */
 export function minFrames(spec: ModelSpec): number {
-  const span = contexts(spec.arch).reduce((s, c) => s + Math.max(...c) - Math.min(...c), 0);
+  const span = frameContexts(spec.arch).reduce((s, c) => s + Math.max(...c) - Math.min(...c), 0);
   return (span + 1) * spec.poolFrames;
 }
 
@@ -130,6 +158,24 @@ function layerNorm(x: tf.Tensor2D): tf.Tensor2D {
 /** Mean and standard deviation over time: [B, T, C] -> [B, 2C]. */
 function statsPool(x: tf.Tensor3D): tf.Tensor2D {
   const { mean, variance } = tf.moments(x, [1]);
+  return tf.concat([mean, tf.sqrt(tf.add(variance, 1e-5))], 1) as tf.Tensor2D;
+}
+
+/**
+ * Attentive statistics pooling: score each frame with a small tanh layer, softmax the scores
+ * over time, and take the weighted mean and standard deviation: [B, T, C] -> [B, 2C].
+ */
+function attentiveStatsPool(x: tf.Tensor3D, w: tf.Tensor, b: tf.Tensor, v: tf.Tensor): tf.Tensor2D {
+  const [batch, t, c] = x.shape;
+  const hidden = tf.tanh(tf.add(tf.matMul(tf.reshape(x, [batch * t, c]), w), b));
+  const weights = tf.reshape(tf.softmax(tf.reshape(tf.matMul(hidden, v), [batch, t])), [
+    batch,
+    t,
+    1,
+  ]);
+  const mean = tf.sum(tf.mul(x, weights), 1);
+  const meanSquare = tf.sum(tf.mul(tf.square(x), weights), 1);
+  const variance = tf.relu(tf.sub(meanSquare, tf.square(mean)));
   return tf.concat([mean, tf.sqrt(tf.add(variance, 1e-5))], 1) as tf.Tensor2D;
 }
 
@@ -184,15 +230,19 @@ export function forward(
       : t;
   let h = avgPoolTime(x, spec.poolFrames);
   let pooled: tf.Tensor2D;
+  const pool = (frames: tf.Tensor3D) =>
+    spec.pooling === "attentive"
+      ? attentiveStatsPool(frames, get(p, "attend/w"), get(p, "attend/b"), get(p, "attend/v"))
+      : statsPool(frames);
   if (spec.arch === "tdnn" || spec.arch === "cnn1d") {
-    contexts(spec.arch).forEach((ctx, i) => {
+    frameContexts(spec.arch).forEach((ctx, i) => {
       h = spliceLayer(h, ctx, get(p, `frame${i}/w`), get(p, `frame${i}/b`), spec.layerNorm);
       // Dropout on frame features too: a few hundred clips are memorised within epochs otherwise.
       if (opts.training && spec.dropout > 0 && i < 2) {
         h = tf.dropout(h, spec.dropout / 2, undefined, (opts.seed ?? 0) + 10 + i) as tf.Tensor3D;
       }
     });
-    pooled = statsPool(h);
+    pooled = pool(h);
     pooled = dense(pooled, get(p, "embed/w"), get(p, "embed/b"));
   } else if (spec.arch === "mlp") {
     // The reference projects' recipe: utterance-level statistics, then dense layers.
@@ -200,7 +250,7 @@ export function forward(
     pooled = drop(dense(pooled, get(p, "hidden0/w"), get(p, "hidden0/b")), 1);
     pooled = dense(pooled, get(p, "hidden1/w"), get(p, "hidden1/b"));
   } else {
-    pooled = statsPool(lstm(h, get(p, "lstm/w"), get(p, "lstm/b"), spec.hidden));
+    pooled = pool(lstm(h, get(p, "lstm/w"), get(p, "lstm/b"), spec.hidden));
     pooled = dense(pooled, get(p, "embed/w"), get(p, "embed/b"));
   }
   return tf.add(tf.matMul(drop(pooled, 2), get(p, "out/w")), get(p, "out/b")) as tf.Tensor2D;

@@ -5,6 +5,7 @@ import { Worker } from "node:worker_threads";
 import { FeatureExtractor, type FeatureParams } from "@ser-edge/agent/features";
 import * as tf from "@tensorflow/tfjs";
 import { type AugmentConfig, Augmenter, createRng, seedFrom } from "../augment/index.js";
+import type { LabelOptions } from "../datasets/labels.js";
 import type { Clip, Emotion } from "../datasets/types.js";
 import type { EvaluatedSet, ReportInput } from "../eval/report.js";
 import { writeReport } from "../eval/write.js";
@@ -13,22 +14,30 @@ import { type BackendName, initBackend } from "./backend.js";
 import { cropFrames, type Example } from "./batches.js";
 import { FeatureCache } from "./cache.js";
 import { loadOptimizer, loadWeights, saveOptimizer, saveWeights, toTensors } from "./checkpoint.js";
+import { examples, type Loaded, loadAll, type StatsFor, speakerStats } from "./examples.js";
 import { evaluateSet, type LoopConfig, type LoopState, trainLoop } from "./loop.js";
-import { ARCH_DEFAULTS, type Arch, type ModelSpec, parameterCount } from "./models.js";
-import { Progress } from "./progress.js";
 import {
-  globalStats,
-  normalizeInPlace,
-  type Representation,
-  represent,
-  representationWidth,
-} from "./representation.js";
+  ARCH_DEFAULTS,
+  type Arch,
+  type ModelSpec,
+  type Pooling,
+  parameterCount,
+} from "./models.js";
+import { globalStats, type Representation, representationWidth } from "./representation.js";
 
 /** Everything a run needs, as given on the command line (and written to config.json). */
 export interface RunConfig {
   arch: Arch;
   hidden?: number;
   dropout?: number;
+  /** Corpus directories and label options as given, so that export can find the clips again. */
+  data?: string[];
+  labelOptions?: LabelOptions;
+  scan?: { includeSong: boolean; speakerRegex?: string };
+  /** The command line that started the run, for the model's manifest. */
+  command?: string;
+  /** Absent: the architecture's default (plain statistics). */
+  pooling?: Pooling;
   /**
    * "global": one mean/std from the training split (shipped with the model). "speaker": each
    * speaker's own statistics over all their clips (unlabelled), the classic speaker-independent
@@ -68,61 +77,6 @@ export interface RunResult {
   sets: EvaluatedSet[];
 }
 
-interface Loaded {
-  clip: Clip;
-  hash: string;
-  samples: Float32Array;
-  features: Float32Array;
-}
-
-async function loadAll(
-  clips: Clip[],
-  cache: FeatureCache,
-  cfg: RunConfig,
-  extractor: FeatureExtractor,
-  what: string,
-  log: (s: string) => void,
-): Promise<Loaded[]> {
-  const progress = new Progress(`${what}: decoding + features`, clips.length, log);
-  const out: Loaded[] = [];
-  for (const clip of clips) {
-    const { hash, samples } = await cache.audio(clip.path, cfg.featureParams.sampleRate);
-    const features = await cache.features(hash, cfg.featureParams, cfg.representation, () =>
-      represent(samples, cfg.representation, extractor),
-    );
-    out.push({ clip, hash, samples, features });
-    progress.tick();
-  }
-  progress.done();
-  return out;
-}
-
-type Stats = { mean: number[]; std: number[] };
-
-/** Normalisation statistics for a clip: the global ones, or its speaker's. */
-type StatsFor = (clip: Clip) => Stats;
-
-/** Each speaker's own feature statistics over all their clips (speaker normalisation). */
-function speakerStats(items: Loaded[], width: number): Map<string, Stats> {
-  const groups = new Map<string, Float32Array[]>();
-  for (const it of items) {
-    const group = groups.get(it.clip.speaker);
-    if (group) group.push(it.features);
-    else groups.set(it.clip.speaker, [it.features]);
-  }
-  return new Map([...groups].map(([speaker, feats]) => [speaker, globalStats(feats, width)]));
-}
-
-function examples(items: Loaded[], labels: string[], statsFor: StatsFor): Example[] {
-  return items.map((it) => {
-    const x = it.features.slice();
-    const stats = statsFor(it.clip);
-    const width = stats.mean.length;
-    normalizeInPlace(x, stats);
-    return { x, frames: x.length / width, label: labels.indexOf(it.clip.label), id: it.clip.path };
-  });
-}
-
 function splitPart(clips: Clip[], labels: string[]) {
   const labelCounts = Object.fromEntries(labels.map((l) => [l, 0]));
   for (const c of clips) labelCounts[c.label] = (labelCounts[c.label] ?? 0) + 1;
@@ -158,6 +112,7 @@ export async function runTraining(
     ...ARCH_DEFAULTS[cfg.arch],
     ...(cfg.hidden ? { hidden: cfg.hidden } : {}),
     ...(cfg.dropout !== undefined ? { dropout: cfg.dropout } : {}),
+    ...(cfg.pooling ? { pooling: cfg.pooling } : {}),
     inputDim: width,
     classes: labels.length,
   };
@@ -227,8 +182,8 @@ export async function runTraining(
   const best = result.best.size ? result.best : await loadWeights(ckptDir, "best");
   const bestTensors = toTensors(spec, best);
   const evaluated: EvaluatedSet[] = [];
-  const val = evaluateSet(spec, bestTensors, valEx, labels);
-  evaluated.push({ name: "validation", metrics: val.metrics });
+  const val = valEx.length ? evaluateSet(spec, bestTensors, valEx, labels) : null;
+  if (val) evaluated.push({ name: "validation", metrics: val.metrics });
   if (testEx.length)
     evaluated.push({
       name: "test",
@@ -299,7 +254,7 @@ export async function runTraining(
   return {
     outDir,
     backend,
-    validationUar: val.metrics.uar,
+    validationUar: val ? val.metrics.uar : Number.NaN,
     bestEpoch: result.state.bestEpoch,
     wallSeconds,
     peakRssMb: peakRss / 2 ** 20,
@@ -307,14 +262,15 @@ export async function runTraining(
   };
 }
 
-function describeArch(spec: ModelSpec): string {
+export function describeArch(spec: ModelSpec): string {
+  const pooling = spec.pooling === "attentive" ? "attentive stats pooling" : "stats pooling";
   switch (spec.arch) {
     case "tdnn":
-      return `TDNN (4 frame layers, width ${spec.hidden}, stats pooling, ${spec.poolFrames * 10} ms frames)`;
+      return `TDNN (4 frame layers, width ${spec.hidden}, ${pooling}, ${spec.poolFrames * 10} ms frames)`;
     case "cnn1d":
-      return `1-D CNN (3 x kernel-5 conv, width ${spec.hidden}, stats pooling)`;
+      return `1-D CNN (3 x kernel-5 conv, width ${spec.hidden}, ${pooling})`;
     case "lstm":
-      return `LSTM (${spec.hidden} units, ${spec.poolFrames * 10} ms steps, stats pooling)`;
+      return `LSTM (${spec.hidden} units, ${spec.poolFrames * 10} ms steps, ${pooling})`;
     default:
       return `MLP on utterance mean/std features (${spec.hidden}-${spec.hidden / 2})`;
   }

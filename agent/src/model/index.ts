@@ -1,0 +1,34 @@
+/** Model bundles: the manifest contract, canonical JSON, Ed25519 signatures, reading and writing. */
+
+export { writeFileAtomic } from "./atomic.js";
+export {
+  type Bundle,
+  checkGraphIo,
+  checkModelBytes,
+  MANIFEST_FILE,
+  type ManifestDraft,
+  MODEL_FILE,
+  manifestText,
+  type ReadBundleOptions,
+  readBundle,
+  readManifest,
+  sha256Hex,
+  writeBundle,
+} from "./bundle.js";
+export {
+  CanonicalJsonError,
+  canonicalJson,
+  compareCodePoints,
+  signedPayload,
+} from "./canonical.js";
+export { isModelError, ModelError, type ModelErrorCode } from "./errors.js";
+export * from "./manifest.js";
+export { loadModel, ModelRunner, type RunnerOptions, repeatToLength } from "./runner.js";
+export {
+  keyIdOf,
+  loadPrivateKey,
+  loadPublicKeys,
+  signManifest,
+  verifyManifestSignature,
+} from "./signature.js";
+export { validateManifest } from "./validate.js";
