@@ -1,13 +1,16 @@
 // npm run bench: our figures and librosa's, measured side by side on this machine, as Markdown
 // rows for BENCHMARKS.md. Not a test: it asserts nothing, it measures.
 import { cpus } from "node:os";
+import * as ort from "onnxruntime-node";
 import { benchAudio } from "./audio.bench.js";
 import { benchFeatures } from "./features.bench.js";
+import { benchModel } from "./model.bench.js";
 import { benchPeer } from "./peer.js";
 
 const f = await benchFeatures();
 const a = await benchAudio();
 const peer = await benchPeer();
+const models = [await benchModel({ pooling: "stats" }), await benchModel({ pooling: "attentive" })];
 
 const fmt = (x: number, d = 3) => x.toFixed(d);
 console.log(`# ser-edge bench, ${new Date().toISOString()}`);
@@ -47,3 +50,17 @@ if (a.wav48k_read_decode_resample_ms !== undefined) {
 console.log(`\nextractor setup: ${fmt(f.setup_ms)} ms once per parameter set`);
 for (const [k, v] of Object.entries(a)) console.log(`audio ${k}: ${fmt(v)}`);
 if (typeof peer === "string") console.log(`\n${peer}`);
+
+console.log(
+  `\nModel inference, ONNX Runtime ${ort.env.versions.node ?? ""} CPU, one thread, a ${models[0].frames / 100} s utterance (${models[0].frames} frames), median of ${models[0].runs} runs:\n`,
+);
+console.log("| model | file | median | p90 | vs fp32 |");
+console.log("|---|---|---|---|---|");
+for (const m of models) {
+  const fp32 = m.rows[0].median_ms;
+  for (const r of m.rows) {
+    console.log(
+      `| ${r.model} | ${(r.bytes / 1024).toFixed(0)} KiB | ${fmt(r.median_ms)} ms | ${fmt(r.p90_ms)} ms | ${(fp32 / r.median_ms).toFixed(2)}x |`,
+    );
+  }
+}

@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { classifyCommand } from "./cli/classify.js";
 import { type Io, processIo, runProgram } from "./cli/command.js";
 import { inspectCommand } from "./cli/inspect.js";
 
@@ -13,7 +14,7 @@ export function main(argv: string[], io: Io = processIo): Promise<number> {
       name: "ser-agent",
       version: pkg.version,
       description: "speech emotion recognition on the device",
-      commands: [inspectCommand],
+      commands: [inspectCommand, classifyCommand],
     },
     argv,
     io,

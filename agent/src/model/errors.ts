@@ -12,7 +12,8 @@ export type ModelErrorCode =
   | "bad-signature"
   | "io-mismatch"
   | "key-missing"
-  | "key-invalid";
+  | "key-invalid"
+  | "self-test-failed";
 
 /**
  * Error for an unusable bundle or key. The message starts with the path and says what is wrong

@@ -24,6 +24,7 @@ export {
 export { isModelError, ModelError, type ModelErrorCode } from "./errors.js";
 export * from "./manifest.js";
 export { loadModel, ModelRunner, type RunnerOptions, repeatToLength } from "./runner.js";
+export { selfTest } from "./self-test.js";
 export {
   keyIdOf,
   loadPrivateKey,

@@ -22,6 +22,18 @@ import { runTraining } from "../train/run.js";
 import { labelOptionsFrom } from "./datasets.js";
 import { featureOptions, featureOptionsHelp, featureParamsFrom } from "./feature-options.js";
 
+/** The command as run, defaults spelled out: what a manifest records to reproduce the run. */
+function commandLine(positionals: string[], values: Record<string, unknown>): string {
+  const quote = (s: string) => (/^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, "'\\''")}'`);
+  const parts = ["ser-trainer", "train", ...positionals.map(quote)];
+  for (const [k, v] of Object.entries(values)) {
+    if (v === true) parts.push(`--${k}`);
+    else if (typeof v === "string") parts.push(`--${k}`, quote(v));
+    else if (Array.isArray(v)) for (const x of v) parts.push(`--${k}`, quote(String(x)));
+  }
+  return parts.join(" ");
+}
+
 const list = (v: unknown) =>
   typeof v === "string" && v.trim() ? v.split(",").map((s) => s.trim()) : undefined;
 
@@ -249,7 +261,7 @@ Run:
               ? { speakerRegex: values["speaker-regex"] }
               : {}),
           },
-          command: ["ser-trainer", "train", ...process.argv.slice(3)].join(" "),
+          command: commandLine(positionals, values),
           ...(values.hidden ? { hidden: intOption(values.hidden, "hidden", 128) } : {}),
           ...(pooling ? { pooling } : {}),
           labels,
