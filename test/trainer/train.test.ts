@@ -11,7 +11,7 @@ import { initBackend } from "../../trainer/src/train/backend.js";
 import { classWeights, cropFrames } from "../../trainer/src/train/batches.js";
 import { FeatureCache } from "../../trainer/src/train/cache.js";
 import { loadWeights, saveWeights } from "../../trainer/src/train/checkpoint.js";
-import { learningRate } from "../../trainer/src/train/loop.js";
+import { learningRate, trainLoop } from "../../trainer/src/train/loop.js";
 import {
   ARCH_DEFAULTS,
   ARCHS,
@@ -89,6 +89,58 @@ describe("models", () => {
 });
 
 describe("training pieces", () => {
+  it("weight averaging returns the mean of the last epochs' weights and never stops early", async () => {
+    const spec = { ...ARCH_DEFAULTS.mlp, hidden: 8, inputDim: 4, classes: 2 };
+    const rng = createRng(5);
+    const train = Array.from({ length: 8 }, (_, i) => ({
+      x: Float32Array.from({ length: 40 }, () => rng.uniform() + (i % 2)),
+      frames: 10,
+      label: i % 2,
+      id: `e${i}`,
+    }));
+    const crops = new Float32Array(8 * 10 * 4);
+    train.forEach((e, i) => crops.set(e.x, i * 40));
+    const seen: Map<string, Float32Array>[] = [];
+    const cfg = {
+      epochs: 4,
+      batchSize: 4,
+      lr: 0.05,
+      warmupEpochs: 0,
+      lrFloor: 0.1,
+      patience: 1,
+      crop: 10,
+      classBalanced: true,
+      seed: 3,
+      swa: 0.5,
+    };
+    const result = await trainLoop(
+      spec,
+      cfg,
+      train,
+      train.slice(0, 2),
+      ["a", "b"],
+      async () => crops,
+      {
+        onEpoch: async (_state, params) => {
+          seen.push(
+            new Map([...params].map(([k, v]) => [k, v.dataSync().slice() as Float32Array])),
+          );
+        },
+      },
+    );
+    assert.equal(seen.length, 4, "patience 1 does not stop a weight-averaging run");
+    for (const [k, v] of result.best) {
+      const a = seen[2].get(k) as Float32Array;
+      const b = seen[3].get(k) as Float32Array;
+      v.forEach((x, i) => assert.ok(Math.abs(x - (a[i] + b[i]) / 2) < 1e-6, k));
+      assert.ok(
+        v.some((x, i) => Math.abs(x - b[i]) > 1e-6),
+        `${k} differs from the last epoch`,
+      );
+    }
+    tf.dispose([...result.params.values()]);
+  });
+
   it("class weights balance the loss", () => {
     const w = classWeights([0, 0, 0, 1], 3);
     assert.deepEqual(w, [4 / 6, 2, 0]);

@@ -34,6 +34,12 @@ function commandLine(positionals: string[], values: Record<string, unknown>): st
   return parts.join(" ");
 }
 
+function swaFraction(v: unknown): number {
+  const f = numberOption(v, "swa", 0.3);
+  if (!(f > 0 && f <= 1)) throw new UsageError("--swa must be a fraction in (0, 1]");
+  return f;
+}
+
 const list = (v: unknown) =>
   typeof v === "string" && v.trim() ? v.split(",").map((s) => s.trim()) : undefined;
 
@@ -71,6 +77,8 @@ Model and training:
   --patience N           early stop after N epochs without a better validation UAR (default 15)
   --crop N               training window in 10 ms frames (default 300)
   --seed N               seed for everything random (default 1)
+  --swa F                the model is the average of the weights of the last F of the epochs
+                         (e.g. 0.3): no early stopping and no epoch picked by validation UAR
   --augment light|default|none   augmentation strength (default light: measured better)
   --no-augment           same as --augment none
   --noise-dir DIR        also mix in noise recordings from DIR
@@ -109,6 +117,7 @@ Run:
     patience: { type: "string" },
     crop: { type: "string" },
     seed: { type: "string" },
+    swa: { type: "string" },
     "no-augment": { type: "boolean", default: false },
     augment: { type: "string", default: "light" },
     "noise-dir": { type: "string" },
@@ -279,6 +288,7 @@ Run:
             crop: intOption(values.crop, "crop", 300),
             classBalanced: !values["no-balance"],
             seed,
+            ...(values.swa !== undefined ? { swa: swaFraction(values.swa) } : {}),
           },
           augment,
           worker: !values["no-worker"],

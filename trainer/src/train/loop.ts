@@ -19,6 +19,12 @@ export interface LoopConfig {
   crop: number;
   classBalanced: boolean;
   seed: number;
+  /**
+   * Stochastic weight averaging: the model is the mean of the weights after each of the last
+   * `swa` fraction of the epochs (e.g. 0.3), with no early stopping and no choice of epoch by
+   * validation UAR. Absent: the epoch with the best validation UAR.
+   */
+  swa?: number;
 }
 
 /** Where the training windows of an epoch come from: augmented by a worker, or plain crops. */
@@ -37,6 +43,7 @@ export interface LoopHooks {
     state: LoopState,
     params: Map<string, tf.Variable>,
     optimizer: tf.AdamOptimizer,
+    average: { values: Map<string, Float64Array>; count: number },
   ) => Promise<void>;
   log?: (line: string) => void;
 }
@@ -109,11 +116,14 @@ export async function trainLoop(
     state: LoopState;
     params: Map<string, tf.Tensor>;
     optimizer?: { name: string; tensor: tf.Tensor }[];
+    /** The weight average so far (runs with `swa`). */
+    average?: { values: Map<string, Float32Array>; count: number };
   },
 ): Promise<{
   best: Map<string, Float32Array>;
   state: LoopState;
   params: Map<string, tf.Variable>;
+  average: { values: Map<string, Float64Array>; count: number };
 }> {
   const log = hooks.log ?? (() => {});
   const params = initParams(spec, cfg.seed);
@@ -131,6 +141,16 @@ export async function trainLoop(
   const snapshot = () =>
     new Map([...params].map(([k, v]) => [k, v.dataSync().slice() as Float32Array]));
   let best = resume ? snapshot() : new Map<string, Float32Array>();
+  const swaFrom = cfg.swa
+    ? Math.max(0, Math.floor(cfg.epochs * (1 - cfg.swa)))
+    : Number.POSITIVE_INFINITY;
+  // Running mean of the weights (float64: hundreds of small updates), restored on resume.
+  const average = new Map<string, Float64Array>();
+  let averaged = 0;
+  if (resume?.average) {
+    for (const [k, v] of resume.average.values) average.set(k, Float64Array.from(v));
+    averaged = resume.average.count;
+  }
   const width = spec.inputDim;
   let next = source(state.epoch + 1);
 
@@ -208,14 +228,29 @@ export async function trainLoop(
       state.bestEpoch = epoch;
       best = snapshot();
     }
+    if (epoch >= swaFrom) {
+      averaged++;
+      for (const [k, v] of params) {
+        const now = v.dataSync();
+        const avg = average.get(k) ?? new Float64Array(now.length);
+        for (let i = 0; i < now.length; i++) avg[i] += (now[i] - avg[i]) / averaged;
+        average.set(k, avg);
+      }
+      line += `  (averaging ${averaged})`;
+    }
     state.history.push(record);
     log(line);
-    await hooks.onEpoch?.(state, params, optimizer);
-    if (validation.length > 0 && epoch - state.bestEpoch >= cfg.patience) {
+    await hooks.onEpoch?.(state, params, optimizer, { values: average, count: averaged });
+    if (!cfg.swa && validation.length > 0 && epoch - state.bestEpoch >= cfg.patience) {
       log(`early stop: no better validation UAR for ${cfg.patience} epochs`);
       break;
     }
   }
   optimizer.dispose();
-  return { best, state, params };
+  if (cfg.swa) {
+    if (averaged === 0) throw new Error("weight averaging saw no epoch: raise --epochs");
+    best = new Map([...average].map(([k, v]) => [k, Float32Array.from(v)]));
+    state.bestEpoch = state.epoch;
+  }
+  return { best, state, params, average: { values: average, count: averaged } };
 }

@@ -144,10 +144,14 @@ export async function runTraining(
   if (opts.resume) {
     try {
       const state = JSON.parse(await readFile(join(ckptDir, "state.json"), "utf8")) as LoopState;
+      const swaCount = (state as LoopState & { swaCount?: number }).swaCount ?? 0;
       resume = {
         state,
         params: toTensors(spec, await loadWeights(ckptDir, "last")),
         optimizer: await loadOptimizer(ckptDir),
+        ...(swaCount > 0
+          ? { average: { values: await loadWeights(ckptDir, "average"), count: swaCount } }
+          : {}),
       };
       log(
         `resuming after epoch ${state.epoch + 1} (best UAR ${(100 * state.bestUar).toFixed(1)}%)`,
@@ -165,12 +169,19 @@ export async function runTraining(
     source.next,
     {
       log,
-      onEpoch: async (state, params, optimizer) => {
+      onEpoch: async (state, params, optimizer, average) => {
         sampleRss();
         const values = new Map([...params].map(([k, v]) => [k, v.dataSync() as Float32Array]));
         await saveWeights(ckptDir, "last", spec, values);
         await saveOptimizer(ckptDir, optimizer);
-        await writeFile(join(ckptDir, "state.json"), JSON.stringify(state));
+        if (average.count > 0) {
+          const avg = new Map([...average.values].map(([k, v]) => [k, Float32Array.from(v)]));
+          await saveWeights(ckptDir, "average", spec, avg);
+        }
+        await writeFile(
+          join(ckptDir, "state.json"),
+          JSON.stringify({ ...state, swaCount: average.count }),
+        );
         if (state.bestEpoch === state.epoch) await saveWeights(ckptDir, "best", spec, values);
       },
     },
@@ -244,6 +255,11 @@ export async function runTraining(
     peakRssMb: peakRss / 2 ** 20,
     notes: [
       `augmentation: ${cfg.augment ? Object.keys(cfg.augment).join(", ") : "none"}`,
+      cfg.loop.swa
+        ? `model: average of the weights after each of the last ${result.average.count} epochs (no epoch chosen by validation)`
+        : sets.validation.length
+          ? "model: the epoch with the best validation UAR (chosen on the set it is measured on: slightly optimistic)"
+          : "model: the last epoch (no validation set)",
       `machine: ${cpus()[0]?.model ?? "?"} x${cpus().length}, ${(totalmem() / 2 ** 30).toFixed(0)} GB`,
     ],
   };
