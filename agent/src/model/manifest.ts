@@ -78,7 +78,16 @@ export interface Manifest {
     seed: number;
     splits: { train: SplitSummary; validation?: SplitSummary; test?: SplitSummary };
   };
-  metrics: { validation?: SetMetrics; test?: SetMetrics; note?: string };
+  metrics: {
+    validation?: SetMetrics;
+    test?: SetMetrics;
+    /**
+     * Speaker-normalised models only: the validation set normalised with the manifest's
+     * statistics instead of each speaker's, i.e. a device that has not adapted to its voices yet.
+     */
+    unadapted?: SetMetrics;
+    note?: string;
+  };
   quantization: {
     /** "none" for fp32 models. */
     kind: "none" | "static-int8-qdq";

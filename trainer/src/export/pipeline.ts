@@ -256,6 +256,14 @@ export async function exportRun(
       `int8: ${best.method} calibration, ${bytes.length} bytes (${((100 * bytes.length) / fpBytes.length).toFixed(1)}% of fp32)`,
     );
   }
+  if (run.normalization.kind === "speaker" && valEx.length && draft.metrics.validation) {
+    const plain = examples(validation, run.labels, () => global);
+    const scores = await scoreOnnx(bytes, manifestFor(draft, bytes), plain);
+    draft.metrics.unadapted = setMetrics(metricsOf(scores, plain, run.labels));
+    log(
+      `validation with the manifest's statistics instead of each speaker's: UAR ${(100 * draft.metrics.unadapted.uar).toFixed(2)}%`,
+    );
+  }
   if (cfg.metricsFrom) {
     const other = await readManifest(cfg.metricsFrom);
     draft.metrics = {
