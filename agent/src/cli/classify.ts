@@ -4,7 +4,13 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { readAudioFile } from "../audio/index.js";
 import { FeatureExtractor } from "../features/index.js";
-import { loadModel, loadPublicKeys, type Manifest, type ModelRunner, selfTest } from "../model/index.js";
+import {
+  loadModel,
+  loadPublicKeys,
+  type Manifest,
+  type ModelRunner,
+  selfTest,
+} from "../model/index.js";
 import {
   type Classification,
   classifyUtterance,
@@ -21,7 +27,7 @@ import { expandAudioPaths } from "./files.js";
  * up is the repository (or the installed package's parent of agent/).
  */
 export function defaultModelDir(): string {
-  return fileURLToPath(new URL("../../../models/default/", import.meta.url));
+  return fileURLToPath(new URL("../../../models/default", import.meta.url));
 }
 
 /** --model, else SER_EDGE_MODEL, else the default; a missing implicit choice is explained. */
@@ -92,6 +98,15 @@ class Reporter {
   }
 }
 
+/** Normalise, run, print; a failure is that file's error line. */
+async function report(p: Prepared, runner: ModelRunner, norm: Normalizer, rep: Reporter) {
+  try {
+    rep.ok(p, await classifyUtterance(runner, norm.apply(p.x, p.frames), p.frames));
+  } catch (err) {
+    rep.fail(p.file, err);
+  }
+}
+
 /** One pass: each file is read, classified and printed before the next is read. */
 async function classifyStreaming(
   files: string[],
@@ -101,12 +116,8 @@ async function classifyStreaming(
 ): Promise<void> {
   const ex = new FeatureExtractor(runner.manifest.features);
   for (const file of files) {
-    try {
-      const p = await prepare(file, runner.manifest, ex);
-      rep.ok(p, await classifyUtterance(runner, norm.apply(p.x, p.frames), p.frames));
-    } catch (err) {
-      rep.fail(file, err);
-    }
+    const p = await prepare(file, runner.manifest, ex).catch((err) => rep.fail(file, err));
+    if (p) await report(p, runner, norm, rep);
   }
 }
 
@@ -123,22 +134,16 @@ async function classifyOneSpeaker(
   }
   const ok = prepared.filter((p): p is Prepared => !("error" in p));
   // Statistics need frames: with no readable file, only the errors remain to report.
+  const width = runner.manifest.normalization.mean.length;
   const norm = ok.length
     ? statsFromFiles(
         ok.map((p) => p.x),
-        runner.manifest.normalization.mean.length,
+        width,
       )
     : undefined;
   for (const p of prepared) {
-    if ("error" in p || !norm) {
-      rep.fail(p.file, "error" in p ? p.error : undefined);
-      continue;
-    }
-    try {
-      rep.ok(p, await classifyUtterance(runner, norm.apply(p.x, p.frames), p.frames));
-    } catch (err) {
-      rep.fail(p.file, err);
-    }
+    if ("error" in p) rep.fail(p.file, p.error);
+    else if (norm) await report(p, runner, norm, rep);
   }
 }
 

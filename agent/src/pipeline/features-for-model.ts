@@ -16,7 +16,9 @@ export function modelInput(
   extractor: FeatureExtractor,
 ): { x: Float32Array; frames: number } {
   // Features computed with other parameters would be a silently different input.
-  if (featureParamsKey(extractor.params) !== featureParamsKey(resolveFeatureParams(manifest.features))) {
+  if (
+    featureParamsKey(extractor.params) !== featureParamsKey(resolveFeatureParams(manifest.features))
+  ) {
     throw new Error("the feature extractor was not built from the manifest's feature parameters");
   }
   const f = extractFeatures(samples, extractor);

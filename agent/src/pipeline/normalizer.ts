@@ -37,7 +37,8 @@ export function statsFromFiles(featureMatrices: Float32Array[], width: number): 
   const std = new Float64Array(width);
   let frames = 0;
   for (const x of featureMatrices) {
-    if (x.length % width !== 0) throw new RangeError(`${x.length} values is not a multiple of ${width}`);
+    if (x.length % width !== 0)
+      throw new RangeError(`${x.length} values is not a multiple of ${width}`);
     for (let i = 0; i < x.length; i += width) for (let c = 0; c < width; c++) mean[c] += x[i + c];
     frames += x.length / width;
   }
