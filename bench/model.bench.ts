@@ -46,7 +46,9 @@ async function latency(bytes: Uint8Array, x: Float32Array, width: number) {
   return { median_ms: times[RUNS >> 1], p90_ms: times[Math.floor(RUNS * 0.9)] };
 }
 
-export async function benchModel(spec: Partial<ModelSpec> = { pooling: "stats" }): Promise<ModelBench> {
+export async function benchModel(
+  spec: Partial<ModelSpec> = { pooling: "stats" },
+): Promise<ModelBench> {
   await initBackend("wasm");
   const full: ModelSpec = { ...ARCH_DEFAULTS.tdnn, ...spec, inputDim: 40, classes: 8 };
   const vars = initParams(full, 1);
@@ -81,7 +83,11 @@ export async function benchModel(spec: Partial<ModelSpec> = { pooling: "stats" }
   const shipped = fileURLToPath(new URL("../models/default/model.onnx", import.meta.url));
   if (existsSync(shipped)) {
     const bytes = readFileSync(shipped);
-    rows.push({ model: "models/default (shipped)", bytes: bytes.length, ...(await latency(bytes, x, 40)) });
+    rows.push({
+      model: "models/default (shipped)",
+      bytes: bytes.length,
+      ...(await latency(bytes, x, 40)),
+    });
   }
   return { frames: FRAMES, runs: RUNS, rows };
 }

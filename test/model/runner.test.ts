@@ -86,7 +86,8 @@ describe("model runner", () => {
       const x = Float32Array.from({ length: frames * 40 }, (_, i) => Math.sin(i * 0.37));
       const got = await runner.probabilities(x, frames);
       const want = predict(spec, params, { x, frames, label: 0, id: "t" });
-      want.forEach((v, j) => assert.ok(Math.abs(v - got[j]) < 1e-5, `${frames} frames`));
+      for (const [j, v] of want.entries())
+        assert.ok(Math.abs(v - got[j]) < 1e-5, `${frames} frames`);
       assert.ok(Math.abs(got.reduce((a, b) => a + b, 0) - 1) < 1e-5);
     }
     await assert.rejects(runner.probabilities(new Float32Array(39), 1), /expected 1 x 40/);

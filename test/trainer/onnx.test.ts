@@ -91,7 +91,7 @@ function weightsOf(spec: ModelSpec, seed: number): Map<string, Float32Array> {
   const out = new Map([...vars].map(([k, v]) => [k, v.dataSync().slice() as Float32Array]));
   // Non-zero biases, so that a bias in the wrong place shows.
   for (const [k, v] of out)
-    if (k.endsWith("/b")) v.forEach((_, i) => (v[i] = 0.05 * Math.sin(i + seed)));
+    if (k.endsWith("/b")) for (let i = 0; i < v.length; i++) v[i] = 0.05 * Math.sin(i + seed);
   tf.dispose([...vars.values()]);
   return out;
 }
@@ -179,7 +179,9 @@ describe("int8 quantization", () => {
     );
     assert.equal(q[0], 127);
     assert.equal(q[3], 127);
-    w.forEach((v, i) => assert.ok(Math.abs(q[i] * scales[i % 2] - v) <= scales[i % 2] / 2 + 1e-7));
+    for (const [i, v] of w.entries()) {
+      assert.ok(Math.abs(q[i] * scales[i % 2] - v) <= scales[i % 2] / 2 + 1e-7);
+    }
     const conv = quantizeWeights(Float32Array.from([1, -3, 0.5, 0.5]), [2, 1, 2], 0);
     assert.deepEqual(Array.from(conv.q), [42, -127, 127, 127]);
   });

@@ -99,7 +99,7 @@ describe("training pieces", () => {
       id: `e${i}`,
     }));
     const crops = new Float32Array(8 * 10 * 4);
-    train.forEach((e, i) => crops.set(e.x, i * 40));
+    for (const [i, e] of train.entries()) crops.set(e.x, i * 40);
     const seen: Map<string, Float32Array>[] = [];
     const cfg = {
       epochs: 4,
@@ -132,7 +132,7 @@ describe("training pieces", () => {
     for (const [k, v] of result.best) {
       const a = seen[2].get(k) as Float32Array;
       const b = seen[3].get(k) as Float32Array;
-      v.forEach((x, i) => assert.ok(Math.abs(x - (a[i] + b[i]) / 2) < 1e-6, k));
+      for (const [i, x] of v.entries()) assert.ok(Math.abs(x - (a[i] + b[i]) / 2) < 1e-6, k);
       assert.ok(
         v.some((x, i) => Math.abs(x - b[i]) > 1e-6),
         `${k} differs from the last epoch`,
