@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { classifyCommand } from "./cli/classify.js";
 import { type Io, processIo, runProgram } from "./cli/command.js";
+import { configCommand } from "./cli/config.js";
 import { inspectCommand } from "./cli/inspect.js";
 
 const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as {
@@ -14,7 +15,7 @@ export function main(argv: string[], io: Io = processIo): Promise<number> {
       name: "ser-agent",
       version: pkg.version,
       description: "speech emotion recognition on the device",
-      commands: [inspectCommand, classifyCommand],
+      commands: [inspectCommand, classifyCommand, configCommand],
     },
     argv,
     io,
