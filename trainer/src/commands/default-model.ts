@@ -12,6 +12,8 @@ import { main } from "../cli.js";
 export const DEFAULT_RECIPE = [
   "--arch",
   "tdnn",
+  "--pooling",
+  "attentive",
   "--normalize",
   "global",
   "--augment",
