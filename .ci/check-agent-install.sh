@@ -11,6 +11,8 @@ mkdir -p "$work/agent" "$work/trainer"
 cp "$root"/trainer/package.json "$work/trainer/"
 # The built agent, as a package would ship it (dist/ and wasm/ come from `npm ci`'s build).
 (cd "$root/agent" && cp -r package.json bin dist wasm "$work/agent/")
+# The default model bundle ships beside the agent, as on a device.
+cp -r "$root/models" "$work/"
 
 cd "$work"
 npm ci --workspace agent --omit=dev --ignore-scripts --no-audit --no-fund --loglevel=error
@@ -24,3 +26,6 @@ for forbidden in typescript tsx assemblyscript @biomejs/biome fft.js @ser-edge/t
 done
 node agent/bin/ser-agent.js inspect "$root/demo/03-01-01-01-01-01-17.flac" >/dev/null
 echo "agent-only install: ser-agent inspect ran"
+# The device pipeline end to end on the default model: ONNX Runtime's native binding included.
+node agent/bin/ser-agent.js classify "$root/demo/03-01-05-02-02-01-19.flac" | grep -q '"label":'
+echo "agent-only install: ser-agent classify ran on models/default"

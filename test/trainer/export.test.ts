@@ -156,6 +156,16 @@ describe("ser-trainer export, end to end", () => {
     assert.match(bad.err(), /signature/);
   });
 
+  it("a final model needs a fixed epoch count, and the default recipe needs its corpus", async () => {
+    const c = capture();
+    const args = ["train", data, "--val-speakers", "none", "--cache", cache];
+    assert.equal(await trainerMain(args, c.io), 2);
+    assert.match(c.err(), /--val-speakers none trains a fixed number of epochs: give --epochs N/);
+    const d = capture();
+    assert.equal(await trainerMain(["default-model"], d.io), 2);
+    assert.match(d.err(), /--data DIR/);
+  });
+
   it("says what is wrong with a directory that is not a run", async () => {
     const c = capture();
     assert.equal(await trainerMain(["export", root, "--out", join(root, "x")], c.io), 1);
