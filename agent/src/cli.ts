@@ -3,6 +3,7 @@ import { classifyCommand } from "./cli/classify.js";
 import { type Io, processIo, runProgram } from "./cli/command.js";
 import { configCommand } from "./cli/config.js";
 import { inspectCommand } from "./cli/inspect.js";
+import { runCommand } from "./cli/run.js";
 
 const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as {
   version: string;
@@ -15,7 +16,7 @@ export function main(argv: string[], io: Io = processIo): Promise<number> {
       name: "ser-agent",
       version: pkg.version,
       description: "speech emotion recognition on the device",
-      commands: [inspectCommand, classifyCommand, configCommand],
+      commands: [inspectCommand, runCommand, classifyCommand, configCommand],
     },
     argv,
     io,

@@ -43,7 +43,7 @@ export class FileSource extends BaseAudioSource {
     if (!this.beginRunning()) return;
     let samples: Float32Array;
     try {
-      samples = (await readAudioFile(this.path, { targetRate: CAPTURE_SAMPLE_RATE })).samples;
+      samples = await this.load();
     } catch (err) {
       this.finish("error");
       throw err;
@@ -56,6 +56,14 @@ export class FileSource extends BaseAudioSource {
     });
     if (this.fast) void this.playFast(samples);
     else this.playRealTime(samples);
+  }
+
+  /**
+   * The whole recording, mono at 16 kHz. Subclasses may assemble it otherwise (several files,
+   * generated audio); an error rejects start() and ends the source with reason "error".
+   */
+  protected async load(): Promise<Float32Array> {
+    return (await readAudioFile(this.path, { targetRate: CAPTURE_SAMPLE_RATE })).samples;
   }
 
   async stop(): Promise<void> {

@@ -440,6 +440,19 @@ function crossChecks(c: AgentConfig, originOf: (s: Setting) => Origin, warn: (m:
       message: `vad.windowOverlapMs (${c.vad.windowOverlapMs}, ${originText(originOf(s))}) must be less than vad.maxUtteranceMs (${c.vad.maxUtteranceMs}), or windows would never advance; lower it.`,
     });
   }
+  // The segmenter's own rule (vad/segmenter.ts), on its 10 ms frames: a window that reaches the
+  // maximum must still hold the pre-roll, the hangover and the minimum speech.
+  const frames10 = (v: number) => Math.round(v / 10) * 10;
+  const v = c.vad;
+  const leastMax =
+    frames10(v.preRollMs) + frames10(v.hangoverMs) + Math.max(frames10(v.minSpeechMs), 10);
+  if (frames10(v.maxUtteranceMs) < leastMax) {
+    const s = setting("vad.maxUtteranceMs");
+    problems.push({
+      key: s.key,
+      message: `vad.maxUtteranceMs (${v.maxUtteranceMs}, ${originText(originOf(s))}) must be at least vad.preRollMs + vad.hangoverMs + vad.minSpeechMs (${v.preRollMs} + ${v.hangoverMs} + ${v.minSpeechMs}, at least ${leastMax}); raise it or lower those.`,
+    });
+  }
   const tls = /^(mqtts|tls|wss):/.test(c.mqtt.url);
   for (const key of ["ca", "cert", "key"] as const) {
     if (c.mqtt[key] !== "" && !tls) {

@@ -25,6 +25,7 @@ export function emotionPayload(event: EmotionEvent): EmotionEvent {
         ? { index: Number(event.window.index) }
         : { index: Number(event.window.index), of: Number(event.window.of) };
   }
+  if (event.seq !== undefined) out.seq = Number(event.seq);
   return out;
 }
 

@@ -26,6 +26,11 @@ export interface EmotionEvent {
   model: { name: string; version: string };
   /** Set when a long utterance was cut into overlapping windows: which window this is. */
   window?: { index: number; of?: number };
+  /**
+   * Number of this event among those the agent process produced, from 1 (it restarts with the
+   * process): a gap shows events lost (e.g. outbox overflow), a repeat shows a QoS 1 redelivery.
+   */
+  seq?: number;
 }
 
 /** Health figures, as published on `<base>/<device_id>/status` every N seconds. */

@@ -1,0 +1,105 @@
+import type { KeyObject } from "node:crypto";
+import { join } from "node:path";
+import { initResampler, resampleSync } from "../audio/index.js";
+import { CAPTURE_SAMPLE_RATE } from "../capture/index.js";
+import { FeatureExtractor } from "../features/index.js";
+import {
+  loadModel,
+  loadPublicKeys,
+  type Manifest,
+  type ModelRunner,
+  selfTest,
+} from "../model/index.js";
+import {
+  type Classification,
+  classifyUtterance,
+  fixedStats,
+  modelInput,
+  type Normalizer,
+} from "../pipeline/index.js";
+import type { Logger } from "./types.js";
+
+/** What the runtime needs of a model: its identity and a decision per utterance. */
+export interface UtteranceClassifier {
+  readonly model: { name: string; version: string; labels: readonly string[] };
+  /** Classifies one utterance: mono samples at 16 kHz (CAPTURE_SAMPLE_RATE). */
+  classify(samples: Float32Array): Promise<Classification>;
+  release(): Promise<void>;
+}
+
+export interface LoadClassifierOptions {
+  /** ONNX Runtime intra-op threads (config inference.threads). Default 1. */
+  threads?: number;
+  /** Public key file or directory (config model.trustedKeys); "" or absent: no check. */
+  trustedKeys?: string;
+  logger?: Logger;
+}
+
+/**
+ * A model bundle as the runtime uses it: one ONNX session, the features, normalisation and
+ * sample rate its manifest names (and nothing else), self-tested before use.
+ */
+export class ModelClassifier implements UtteranceClassifier {
+  readonly model: { name: string; version: string; labels: readonly string[] };
+  private readonly extractor: FeatureExtractor;
+  private readonly normalizer: Normalizer;
+  private readonly rate: number;
+
+  constructor(
+    private readonly runner: ModelRunner,
+    logger?: Logger,
+  ) {
+    const m: Manifest = runner.manifest;
+    this.model = { name: m.name, version: m.version, labels: [...m.labels] };
+    this.extractor = new FeatureExtractor(m.features);
+    this.rate = this.extractor.params.sampleRate;
+    if (m.normalization.kind === "speaker") {
+      logger?.warn(
+        "model trained with per-speaker normalisation: adapting to the voices heard is not implemented yet, so the manifest's statistics are used (accuracy is the manifest's unadapted figure)",
+        { model: m.name, version: m.version, unadapted_uar: m.metrics.unadapted?.uar },
+      );
+    }
+    this.normalizer = fixedStats(m.normalization.mean, m.normalization.std);
+  }
+
+  get manifest(): Manifest {
+    return this.runner.manifest;
+  }
+
+  async classify(samples: Float32Array): Promise<Classification> {
+    const audio =
+      this.rate === CAPTURE_SAMPLE_RATE
+        ? samples
+        : resampleSync(samples, CAPTURE_SAMPLE_RATE, this.rate);
+    const { x, frames } = modelInput(audio, this.runner.manifest, this.extractor);
+    return classifyUtterance(this.runner, this.normalizer.apply(x, frames), frames);
+  }
+
+  release(): Promise<void> {
+    return this.runner.release();
+  }
+}
+
+/**
+ * Loads a bundle (hash checked; signature required when trusted keys are configured), runs its
+ * self-test and returns the classifier. Throws ModelError with the reason otherwise.
+ */
+export async function loadClassifier(
+  dir: string,
+  opts: LoadClassifierOptions = {},
+): Promise<ModelClassifier> {
+  const trustedKeys: KeyObject[] = opts.trustedKeys ? await loadPublicKeys(opts.trustedKeys) : [];
+  const runner = await loadModel(dir, {
+    trustedKeys,
+    requireSignature: trustedKeys.length > 0,
+    threads: opts.threads ?? 1,
+  });
+  try {
+    await selfTest(runner, join(dir, runner.manifest.model.file));
+    if (runner.manifest.features.sampleRate !== CAPTURE_SAMPLE_RATE) await initResampler();
+    return new ModelClassifier(runner, opts.logger);
+  } catch (err) {
+    await runner.release();
+    throw err;
+  }
+}
