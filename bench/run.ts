@@ -6,6 +6,8 @@ import { benchAudio } from "./audio.bench.js";
 import { benchFeatures } from "./features.bench.js";
 import { benchModel } from "./model.bench.js";
 import { benchPeer } from "./peer.js";
+import { benchRuntime, runtimeMarkdown } from "./runtime.bench.js";
+import { benchVad, vadMarkdown } from "./vad.bench.js";
 
 const f = await benchFeatures();
 const a = await benchAudio();
@@ -64,3 +66,10 @@ for (const m of models) {
     );
   }
 }
+
+// Voice activity and the whole agent: these take a few minutes (`--quick` for a short pass).
+const quick = process.argv.includes("--quick");
+console.log(`\n${vadMarkdown(await benchVad(quick ? { quick: true } : {}))}`);
+console.log(
+  `\n${runtimeMarkdown(await benchRuntime(quick ? { cpuSeconds: 30, latencyPasses: 1, memoryMinutes: 2 } : {}))}`,
+);
