@@ -313,8 +313,8 @@ export const SCHEMA: SchemaTree<AgentConfig> = {
     },
     homeAssistant: {
       discovery: {
-        doc: "Publish Home Assistant MQTT discovery messages (retained) so that the device and its emotion sensors appear in Home Assistant.",
-        default: false,
+        doc: "Publish Home Assistant MQTT discovery messages (retained) so that the device and its emotion sensors appear in Home Assistant without any configuration there.",
+        default: true,
         format: "flag",
       },
       prefix: {
