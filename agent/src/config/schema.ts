@@ -66,7 +66,6 @@ export interface AgentConfig {
       dir: string;
       maxMessages: number;
       maxBytes: number;
-      maxAgeSec: number;
     };
     homeAssistant: {
       discovery: boolean;
@@ -302,13 +301,6 @@ export const SCHEMA: SchemaTree<AgentConfig> = {
         format: "integer",
         min: 1024,
         max: 10_737_418_240,
-      },
-      maxAgeSec: {
-        doc: "Events older than this are dropped from the outbox instead of sent; 0 keeps them until sent.",
-        default: 86400,
-        format: "integer",
-        min: 0,
-        max: 31_536_000,
       },
     },
     homeAssistant: {
