@@ -208,3 +208,17 @@ export function formatSummary(s: DatasetSummary): string {
   }
   return `${lines.join("\n")}\n`;
 }
+
+/** One side of a split: its speakers, clip count and clips per label (every label listed). */
+export function splitPart(
+  clips: readonly Clip[],
+  labels: readonly string[],
+): { speakers: string[]; clips: number; labelCounts: Record<string, number> } {
+  const labelCounts = Object.fromEntries(labels.map((l) => [l, 0]));
+  for (const c of clips) labelCounts[c.label] = (labelCounts[c.label] ?? 0) + 1;
+  return {
+    speakers: [...new Set(clips.map((c) => c.speaker))].sort(),
+    clips: clips.length,
+    labelCounts,
+  };
+}

@@ -12,6 +12,7 @@ import {
   sha256Hex,
   writeBundle,
 } from "@ser-edge/agent/model";
+import { splitPart } from "../datasets/summary.js";
 import type { Clip } from "../datasets/types.js";
 import type { Metrics } from "../eval/metrics.js";
 import { buildModel, INPUT_NAME, LOGITS_NAME, PROBABILITIES_NAME } from "../onnx/export.js";
@@ -72,16 +73,6 @@ function setMetrics(m: Metrics): SetMetrics {
     macroF1: m.macroF1,
     clips: m.n,
     confusion: m.confusion,
-  };
-}
-
-function summary(clips: Clip[], labels: string[]) {
-  const labelCounts = Object.fromEntries(labels.map((l) => [l, 0]));
-  for (const c of clips) labelCounts[c.label] = (labelCounts[c.label] ?? 0) + 1;
-  return {
-    speakers: [...new Set(clips.map((c) => c.speaker))].sort(),
-    clips: clips.length,
-    labelCounts,
   };
 }
 
@@ -321,9 +312,9 @@ function baseDraft(
       epochs: run.bestEpoch + 1,
       seed: run.config.loop.seed,
       splits: {
-        train: summary(clips.train, run.labels),
-        ...(clips.validation.length ? { validation: summary(clips.validation, run.labels) } : {}),
-        ...(clips.test.length ? { test: summary(clips.test, run.labels) } : {}),
+        train: splitPart(clips.train, run.labels),
+        ...(clips.validation.length ? { validation: splitPart(clips.validation, run.labels) } : {}),
+        ...(clips.test.length ? { test: splitPart(clips.test, run.labels) } : {}),
       },
     },
     metrics: {},

@@ -6,6 +6,7 @@ import { FeatureExtractor, type FeatureParams } from "@ser-edge/agent/features";
 import * as tf from "@tensorflow/tfjs";
 import { type AugmentConfig, Augmenter, createRng, seedFrom } from "../augment/index.js";
 import type { LabelOptions } from "../datasets/labels.js";
+import { splitPart } from "../datasets/summary.js";
 import type { Clip, Emotion } from "../datasets/types.js";
 import type { EvaluatedSet, ReportInput } from "../eval/report.js";
 import { writeReport } from "../eval/write.js";
@@ -75,16 +76,6 @@ export interface RunResult {
   wallSeconds: number;
   peakRssMb: number;
   sets: EvaluatedSet[];
-}
-
-function splitPart(clips: Clip[], labels: string[]) {
-  const labelCounts = Object.fromEntries(labels.map((l) => [l, 0]));
-  for (const c of clips) labelCounts[c.label] = (labelCounts[c.label] ?? 0) + 1;
-  return {
-    speakers: [...new Set(clips.map((c) => c.speaker))].sort(),
-    clips: clips.length,
-    labelCounts,
-  };
 }
 
 /** Trains, evaluates and writes a run directory; resumable from its checkpoint. */
