@@ -23,8 +23,8 @@ import {
   writeBundle,
 } from "@ser-edge/agent/model";
 import * as tf from "@tensorflow/tfjs";
-import { defaultModelDir } from "../../agent/src/cli/classify.js";
 import { main } from "../../agent/src/cli.js";
+import { defaultModelDir } from "../../agent/src/config/load.js";
 import { statsFromFiles } from "../../agent/src/pipeline/normalizer.js";
 import {
   exportModel,
@@ -369,21 +369,21 @@ describe("ser-agent classify", () => {
   });
 
   describe("default model", () => {
-    const saved = process.env.SER_EDGE_MODEL;
+    const saved = process.env.SER_MODEL_DIR;
     after(() => {
-      if (saved === undefined) delete process.env.SER_EDGE_MODEL;
-      else process.env.SER_EDGE_MODEL = saved;
+      if (saved === undefined) delete process.env.SER_MODEL_DIR;
+      else process.env.SER_MODEL_DIR = saved;
     });
 
-    it("is <repo>/models/default, overridable by SER_EDGE_MODEL", async () => {
+    it("is <repo>/models/default, overridable by SER_MODEL_DIR", async () => {
       assert.equal(defaultModelDir(), join(ROOT, "models/default"));
-      process.env.SER_EDGE_MODEL = GLOBAL.dir;
+      process.env.SER_MODEL_DIR = GLOBAL.dir;
       let r = await run(["classify", NEUTRAL]);
       assert.equal(r.code, 0, r.err);
-      process.env.SER_EDGE_MODEL = join(tmp(), "missing");
+      process.env.SER_MODEL_DIR = join(tmp(), "missing");
       r = await run(["classify", NEUTRAL]);
       assert.equal(r.code, 1);
-      assert.match(r.err, /no model bundle at .*missing \(SER_EDGE_MODEL\); pass --model DIR/);
+      assert.match(r.err, /no model bundle at .*missing \(SER_MODEL_DIR\); pass --model DIR/);
     });
   });
 });

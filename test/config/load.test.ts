@@ -130,7 +130,7 @@ describe("loadConfig: sources", () => {
   it("warns about SER_ variables that are not settings", () => {
     const warnings: string[] = [];
     loadConfig({
-      env: { SER_MQTT_URLL: "mqtt://x", SER_CONFIG: "/x", SER_EDGE_MODEL: "/m" },
+      env: { SER_MQTT_URLL: "mqtt://x", SER_CONFIG: "/x" },
       args: [],
       warn: (m) => warnings.push(m),
     });

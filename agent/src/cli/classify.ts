@@ -3,6 +3,7 @@ import { stat } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { readAudioFile } from "../audio/index.js";
+import { defaultModelDir } from "../config/load.js";
 import { FeatureExtractor } from "../features/index.js";
 import {
   loadModel,
@@ -22,22 +23,14 @@ import {
 import { type Command, type Io, UsageError } from "./command.js";
 import { expandAudioPaths } from "./files.js";
 
-/**
- * <repo>/models/default: from agent/src/cli (tsx) and agent/dist/cli (built) alike, three levels
- * up is the repository (or the installed package's parent of agent/).
- */
-export function defaultModelDir(): string {
-  return fileURLToPath(new URL("../../../models/default", import.meta.url));
-}
-
-/** --model, else SER_EDGE_MODEL, else the default; a missing implicit choice is explained. */
+/** --model, else SER_MODEL_DIR (as for `ser-agent run`), else the default; a missing one is explained. */
 async function resolveModelDir(option: unknown): Promise<string> {
   if (typeof option === "string") return option;
-  const env = process.env.SER_EDGE_MODEL;
-  const [dir, from] = env ? [env, "SER_EDGE_MODEL"] : [defaultModelDir(), "the default model"];
+  const env = process.env.SER_MODEL_DIR;
+  const [dir, from] = env ? [env, "SER_MODEL_DIR"] : [defaultModelDir(), "the default model"];
   if (!(await stat(dir).catch(() => undefined))?.isDirectory()) {
     throw new Error(
-      `no model bundle at ${dir} (${from}); pass --model DIR with a bundle directory (manifest.json and model.onnx, from \`ser-trainer export\`) or set SER_EDGE_MODEL`,
+      `no model bundle at ${dir} (${from}); pass --model DIR with a bundle directory (manifest.json and model.onnx, from \`ser-trainer export\`) or set SER_MODEL_DIR`,
     );
   }
   return dir;
@@ -161,7 +154,7 @@ self-tested on its reference inputs before any file. A file that cannot be used 
 {"file","error"} line and the others go on; the exit code is 1 if any failed.
 
 Options:
-  --model DIR             model bundle (default: $SER_EDGE_MODEL, else <repo>/models/default)
+  --model DIR             model bundle (default: $SER_MODEL_DIR, else <repo>/models/default)
   --format jsonl|text     output style (default jsonl)
   --key FILE_OR_DIR       require a signature by one of these public keys (repeatable)
   --speaker-stats MODE    model: the manifest's normalisation statistics (default);

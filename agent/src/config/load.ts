@@ -65,9 +65,13 @@ type Origin =
   | { kind: "arg"; name: string };
 
 /** Variables with the SER_ prefix that are not settings but are not typos either. */
-const OTHER_SER_VARIABLES = new Set([CONFIG_FILE_ENV, "SER_EDGE_MODEL"]);
+const OTHER_SER_VARIABLES = new Set([CONFIG_FILE_ENV]);
 
-/** <repo>/models/default, exactly as `ser-agent classify` (cli/classify.ts) resolves it. */
+/**
+ * <repo>/models/default, for `run` and `classify`: from agent/src/config (tsx) and
+ * agent/dist/config (built) alike, three levels up is the repository (or the directory that holds
+ * an installed agent/ beside models/).
+ */
 export function defaultModelDir(): string {
   return fileURLToPath(new URL("../../../models/default", import.meta.url));
 }
