@@ -26,6 +26,7 @@ import * as tf from "@tensorflow/tfjs";
 import { main } from "../../agent/src/cli.js";
 import { defaultModelDir } from "../../agent/src/config/load.js";
 import { statsFromFiles } from "../../agent/src/pipeline/normalizer.js";
+import { createSpeechTrimmer } from "../../agent/src/pipeline/trim.js";
 import {
   exportModel,
   INPUT_NAME,
@@ -234,7 +235,7 @@ describe("ser-agent classify", () => {
 
   it("adds no transformation of its own: equals the pipeline run by hand", async () => {
     const files = [...FIXTURES, TONE];
-    const r = await run(["classify", ...files, "--model", GLOBAL.dir]);
+    const r = await run(["classify", ...files, "--model", GLOBAL.dir, "--no-trim"]);
     assert.equal(r.code, 0, r.err);
     const expected = await byHand(GLOBAL, files);
     r.lines.forEach((l, i) => {
@@ -244,6 +245,36 @@ describe("ser-agent classify", () => {
       );
       assert.equal(l.label, LABELS[expected[i].indexOf(Math.max(...expected[i]))]);
     });
+  });
+
+  it("cuts leading and trailing non-speech with the agent's VAD by default, as the device would", async () => {
+    const files = [NEUTRAL, TONE];
+    const r = await run(["classify", ...files, "--model", GLOBAL.dir]);
+    assert.equal(r.code, 0, r.err);
+    const trimmer = await createSpeechTrimmer();
+    const trimmed: Float32Array[] = [];
+    for (const f of files) {
+      const audio = await readAudioFile(f, { targetRate: 16000 });
+      const t = await trimmer.trim(audio.samples);
+      trimmed.push(t.samples);
+      // The RAVDESS clip starts and ends with silence; a pure tone holds no speech: kept whole.
+      if (f === NEUTRAL) assert.ok(t.trimmed && t.samples.length < 0.8 * audio.samples.length);
+      else assert.equal(t.samples.length, audio.samples.length);
+    }
+    await trimmer.dispose();
+    const runner = await ModelRunner.create(GLOBAL.bytes, GLOBAL.manifest);
+    const s = GLOBAL.manifest.normalization;
+    const col = { mean: Float64Array.from(s.mean), std: Float64Array.from(s.std) };
+    for (const [i, samples] of trimmed.entries()) {
+      const { mfcc, frames } = extractFeatures(samples, PARAMS);
+      const p = await runner.probabilities(applyStats(mfcc, WIDTH, col), frames);
+      assert.deepEqual(
+        LABELS.map((k) => r.lines[i].scores[k]),
+        Array.from(p).map(round4),
+      );
+      assert.equal(r.lines[i].duration_ms, i === 0 ? 3303 : 1000, "duration of the whole file");
+    }
+    await runner.release();
   });
 
   it("searches a directory, reports a corrupt file and classifies the others, exit 1", async () => {
@@ -323,7 +354,7 @@ describe("ser-agent classify", () => {
       "03-01-03-02-01-01-18.flac",
       "03-01-04-02-01-01-20.flac",
     ].map((f) => join(DEMO, f));
-    const withModel = await run(["classify", ...files, "--model", SPEAKER.dir]);
+    const withModel = await run(["classify", ...files, "--model", SPEAKER.dir, "--no-trim"]);
     assert.equal(withModel.code, 0);
     assert.equal(withModel.err.trim().split("\n").length, 1);
     assert.match(withModel.err, /^warning: .*per-speaker normalisation.*--speaker-stats files/);
@@ -334,6 +365,7 @@ describe("ser-agent classify", () => {
       SPEAKER.dir,
       "--speaker-stats",
       "files",
+      "--no-trim",
     ]);
     assert.equal(withFiles.code, 0, withFiles.err);
     assert.equal(withFiles.err, "");

@@ -20,6 +20,7 @@ import {
   type Normalizer,
   statsFromFiles,
 } from "../pipeline/index.js";
+import { createSpeechTrimmer, type SpeechTrimmer } from "../pipeline/trim.js";
 import { type Command, type Io, UsageError } from "./command.js";
 import { expandAudioPaths } from "./files.js";
 
@@ -44,9 +45,15 @@ interface Prepared {
 }
 
 /** Decode, resample to the model's rate, features: the model's raw input for one file. */
-async function prepare(file: string, manifest: Manifest, ex: FeatureExtractor): Promise<Prepared> {
+async function prepare(
+  file: string,
+  manifest: Manifest,
+  ex: FeatureExtractor,
+  trimmer: SpeechTrimmer | null,
+): Promise<Prepared> {
   const audio = await readAudioFile(file, { targetRate: manifest.features.sampleRate });
-  const { x, frames } = modelInput(audio.samples, manifest, ex);
+  const samples = trimmer ? (await trimmer.trim(audio.samples)).samples : audio.samples;
+  const { x, frames } = modelInput(samples, manifest, ex);
   return { file, x, frames, durationMs: Math.round(audio.durationSec * 1000) };
 }
 
@@ -106,10 +113,11 @@ async function classifyStreaming(
   runner: ModelRunner,
   norm: Normalizer,
   rep: Reporter,
+  trimmer: SpeechTrimmer | null,
 ): Promise<void> {
   const ex = new FeatureExtractor(runner.manifest.features);
   for (const file of files) {
-    const p = await prepare(file, runner.manifest, ex).catch((err) => rep.fail(file, err));
+    const p = await prepare(file, runner.manifest, ex, trimmer).catch((err) => rep.fail(file, err));
     if (p) await report(p, runner, norm, rep);
   }
 }
@@ -119,11 +127,14 @@ async function classifyOneSpeaker(
   files: string[],
   runner: ModelRunner,
   rep: Reporter,
+  trimmer: SpeechTrimmer | null,
 ): Promise<void> {
   const ex = new FeatureExtractor(runner.manifest.features);
   const prepared: (Prepared | { file: string; error: unknown })[] = [];
   for (const file of files) {
-    prepared.push(await prepare(file, runner.manifest, ex).catch((error) => ({ file, error })));
+    prepared.push(
+      await prepare(file, runner.manifest, ex, trimmer).catch((error) => ({ file, error })),
+    );
   }
   const ok = prepared.filter((p): p is Prepared => !("error" in p));
   // Statistics need frames: with no readable file, only the errors remain to report.
@@ -144,10 +155,11 @@ export const classifyCommand: Command = {
   name: "classify",
   summary: "recognise the emotion in audio files with a model bundle, as the device does",
   usage: `Usage: ser-agent classify FILE|DIR... [--model DIR] [--format jsonl|text]
-                          [--key FILE_OR_DIR]... [--speaker-stats files|model]
+                          [--key FILE_OR_DIR]... [--speaker-stats files|model] [--no-trim]
 
-Runs each whole file through the device pipeline: decoding, resampling to the model's rate, the
-model's features and normalisation, the model. Prints one line per file as it goes; jsonl:
+Runs each whole file through the device pipeline: decoding, resampling to the model's rate,
+the agent's voice-activity detector cutting leading and trailing non-speech, the model's
+features and normalisation, the model. Prints one line per file as it goes; jsonl:
 {"file","label","confidence","scores":{label: probability},"duration_ms"}. Directories are
 searched for .wav/.flac/.mp3. The model is checked (sha256, and the signature with --key) and
 self-tested on its reference inputs before any file. A file that cannot be used gets an
@@ -157,6 +169,7 @@ Options:
   --model DIR             model bundle (default: $SER_MODEL_DIR, else <repo>/models/default)
   --format jsonl|text     output style (default jsonl)
   --key FILE_OR_DIR       require a signature by one of these public keys (repeatable)
+  --no-trim               classify the whole file, silences included
   --speaker-stats MODE    model: the manifest's normalisation statistics (default);
                           files: all files are one speaker, normalise with their pooled
                           statistics (for models trained with per-speaker normalisation)
@@ -166,6 +179,7 @@ Options:
     format: { type: "string", default: "jsonl" },
     key: { type: "string", multiple: true },
     "speaker-stats": { type: "string" },
+    "no-trim": { type: "boolean", default: false },
   },
   async run(values, positionals, io) {
     const format = values.format as string;
@@ -185,6 +199,7 @@ Options:
     const keyArgs = Array.isArray(values.key) ? values.key.map(String) : [];
     for (const k of keyArgs) trustedKeys.push(...(await loadPublicKeys(k)));
     const runner = await loadModel(dir, { trustedKeys, requireSignature: trustedKeys.length > 0 });
+    const trimmer = values["no-trim"] ? null : await createSpeechTrimmer();
     try {
       const m = runner.manifest;
       await selfTest(runner, join(dir, m.model.file));
@@ -195,7 +210,7 @@ Options:
         );
       }
       const rep = new Reporter(io, format, m.labels);
-      if (statsMode === "files") await classifyOneSpeaker(files, runner, rep);
+      if (statsMode === "files") await classifyOneSpeaker(files, runner, rep, trimmer);
       else {
         if (speakerModel) {
           io.err(
@@ -203,11 +218,12 @@ Options:
           );
         }
         const norm = fixedStats(m.normalization.mean, m.normalization.std);
-        await classifyStreaming(files, runner, norm, rep);
+        await classifyStreaming(files, runner, norm, rep, trimmer);
       }
       if (rep.failed) io.err(`${rep.failed} of ${files.length} files could not be used\n`);
       return rep.failed ? 1 : 0;
     } finally {
+      await trimmer?.dispose();
       await runner.release();
     }
   },

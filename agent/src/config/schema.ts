@@ -154,8 +154,8 @@ export const SCHEMA: SchemaTree<AgentConfig> = {
   },
   vad: {
     energyThresholdDb: {
-      doc: "Energy gate: a frame is a speech candidate when its energy is this many dB above the tracked noise floor. Raise it in noisy rooms.",
-      default: 10,
+      doc: "Energy gate: a frame is a speech candidate when its energy is this many dB above the tracked noise floor (5 measured best: BENCHMARKS.md, voice activity). Raise it in noisy rooms.",
+      default: 5,
       format: "number",
       min: 0,
       max: 60,

@@ -1,0 +1,32 @@
+import { loadConfig } from "../config/load.js";
+import { utteranceStream } from "../runtime/detector.js";
+import { SileroVad } from "../vad/index.js";
+
+/**
+ * Leading and trailing non-speech cut off a whole recording with the agent's own voice-activity
+ * detector and settings (energy gate + Silero VAD + segmenter with its pre-roll and hangover),
+ * so that `classify` sees what the device would send to the model. A file in which nothing is
+ * detected is kept whole.
+ */
+export interface SpeechTrimmer {
+  trim(samples: Float32Array): Promise<{ samples: Float32Array; trimmed: boolean }>;
+  dispose(): Promise<void>;
+}
+
+export async function createSpeechTrimmer(): Promise<SpeechTrimmer> {
+  // The agent's defaults, from the one schema (no file, environment or arguments).
+  const { vad } = loadConfig({ env: {}, args: [] });
+  const model = await SileroVad.create({ threads: 1 });
+  return {
+    async trim(samples) {
+      model.reset();
+      const stream = utteranceStream(vad, model);
+      const found = [...(await stream.push({ samples })), ...(await stream.flush())];
+      if (found.length === 0) return { samples, trimmed: false };
+      const start = Math.min(...found.map((u) => u.startSample));
+      const end = Math.max(...found.map((u) => u.endSample));
+      return { samples: samples.subarray(start, end), trimmed: start > 0 || end < samples.length };
+    },
+    dispose: () => model.dispose(),
+  };
+}
