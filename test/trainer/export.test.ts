@@ -105,6 +105,28 @@ describe("ser-trainer export, end to end", () => {
     ]);
   });
 
+  it("evaluate, through the device pipeline on whole files, reproduces the exported metrics", async () => {
+    const bundle = join(root, "bundle-heldout");
+    const m = JSON.parse(readFileSync(join(bundle, "manifest.json"), "utf8")) as Manifest;
+    const c = capture();
+    const json = join(root, "evaluate.json");
+    const args = [
+      "evaluate",
+      bundle,
+      data,
+      "--speakers",
+      "generic:s4",
+      "--no-trim",
+      "--json",
+      json,
+    ];
+    assert.equal(await trainerMain(args, c.io), 0, c.err());
+    const got = JSON.parse(readFileSync(json, "utf8"));
+    assert.equal(got.n, 12);
+    assert.deepEqual(got.confusion, m.metrics.validation?.confusion);
+    assert.equal(got.uar, m.metrics.validation?.uar);
+  });
+
   it("a final model on every speaker carries the held-out run's metrics, and gets signed", async () => {
     const heldBundle = join(root, "bundle-heldout");
     const bundle = join(root, "bundle-final");

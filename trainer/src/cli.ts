@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { type Io, processIo, runProgram } from "@ser-edge/agent/cli-kit";
 import { datasetsCommand } from "./commands/datasets.js";
 import { defaultModelCommand } from "./commands/default-model.js";
+import { evaluateCommand } from "./commands/evaluate.js";
 import { exportCommand } from "./commands/export.js";
 import { featuresCommand } from "./commands/features.js";
 import { keygenCommand } from "./commands/keygen.js";
@@ -25,6 +26,7 @@ export function main(argv: string[], io: Io = processIo): Promise<number> {
         datasetsCommand,
         trainCommand,
         exportCommand,
+        evaluateCommand,
         defaultModelCommand,
         featuresCommand,
         parityCommand,
