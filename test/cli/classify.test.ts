@@ -235,7 +235,8 @@ describe("ser-agent classify", () => {
 
   it("adds no transformation of its own: equals the pipeline run by hand", async () => {
     const files = [...FIXTURES, TONE];
-    const r = await run(["classify", ...files, "--model", GLOBAL.dir, "--no-trim"]);
+    // A model trained on whole clips (no preprocessing.vadTrim) gets whole files by default.
+    const r = await run(["classify", ...files, "--model", GLOBAL.dir]);
     assert.equal(r.code, 0, r.err);
     const expected = await byHand(GLOBAL, files);
     r.lines.forEach((l, i) => {
@@ -247,9 +248,9 @@ describe("ser-agent classify", () => {
     });
   });
 
-  it("cuts leading and trailing non-speech with the agent's VAD by default, as the device would", async () => {
+  it("--trim cuts leading and trailing non-speech with the agent's VAD, as the device would", async () => {
     const files = [NEUTRAL, TONE];
-    const r = await run(["classify", ...files, "--model", GLOBAL.dir]);
+    const r = await run(["classify", ...files, "--model", GLOBAL.dir, "--trim"]);
     assert.equal(r.code, 0, r.err);
     const trimmer = await createSpeechTrimmer();
     const trimmed: Float32Array[] = [];

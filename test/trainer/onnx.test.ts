@@ -196,6 +196,29 @@ describe("int8 quantization", () => {
     assert.equal(p.zeroPoint, -64);
   });
 
+  it("attentive pooling: the attention's hidden layer is int8, the scores before the softmax stay float", async () => {
+    const spec = VARIANTS[1].spec;
+    const fp = buildModel(spec, weightsOf(spec, 4), META);
+    const plan = planQuantization(fp.graph);
+    assert.deepEqual(
+      plan.targets.map((t) => t.weight),
+      ["frame0/w", "frame1/w", "frame2/w", "frame3/w", "attend/w", "embed/w", "out/w"],
+    );
+    const cal = await calibrate(fp, plan.activations, inputs.slice(0, 8), INPUT_NAME);
+    const qBytes = encodeModel(quantizeQdq(fp, plan, cal.ranges("minmax"), "uint8"));
+    const dir = mkdtempSync(join(tmpdir(), "ser-int8-att-"));
+    const optimized = join(dir, "optimized.onnx");
+    const q = await ort.InferenceSession.create(qBytes, {
+      graphOptimizationLevel: "all",
+      optimizedModelFilePath: optimized,
+    });
+    const ops = decodeModel(readFileSync(optimized)).graph.node.map((n) => n.opType);
+    assert.equal(ops.filter((o) => o === "QLinearConv").length, 5, ops.join(" "));
+    assert.equal(ops.filter((o) => o === "Conv").length, 1, "the score projection");
+    assert.ok(qBytes.length <= 0.3 * encodeModel(fp).length);
+    await q.release();
+  });
+
   it("a QDQ TDNN runs on ONNX Runtime's integer kernels, is under 30% of fp32 and tracks its outputs", async () => {
     const spec = VARIANTS[0].spec;
     const fp = buildModel(spec, weightsOf(spec, 3), META);

@@ -155,11 +155,12 @@ export const classifyCommand: Command = {
   name: "classify",
   summary: "recognise the emotion in audio files with a model bundle, as the device does",
   usage: `Usage: ser-agent classify FILE|DIR... [--model DIR] [--format jsonl|text]
-                          [--key FILE_OR_DIR]... [--speaker-stats files|model] [--no-trim]
+                          [--key FILE_OR_DIR]... [--speaker-stats files|model] [--[no-]trim]
 
 Runs each whole file through the device pipeline: decoding, resampling to the model's rate,
-the agent's voice-activity detector cutting leading and trailing non-speech, the model's
-features and normalisation, the model. Prints one line per file as it goes; jsonl:
+the agent's voice-activity detector cutting leading and trailing non-speech (when the model was
+trained that way: manifest preprocessing.vadTrim), the model's features and normalisation, the
+model. Prints one line per file as it goes; jsonl:
 {"file","label","confidence","scores":{label: probability},"duration_ms"}. Directories are
 searched for .wav/.flac/.mp3. The model is checked (sha256, and the signature with --key) and
 self-tested on its reference inputs before any file. A file that cannot be used gets an
@@ -169,7 +170,7 @@ Options:
   --model DIR             model bundle (default: $SER_MODEL_DIR, else <repo>/models/default)
   --format jsonl|text     output style (default jsonl)
   --key FILE_OR_DIR       require a signature by one of these public keys (repeatable)
-  --no-trim               classify the whole file, silences included
+  --trim | --no-trim      force the voice-activity trimming on or off (default: as trained)
   --speaker-stats MODE    model: the manifest's normalisation statistics (default);
                           files: all files are one speaker, normalise with their pooled
                           statistics (for models trained with per-speaker normalisation)
@@ -179,6 +180,7 @@ Options:
     format: { type: "string", default: "jsonl" },
     key: { type: "string", multiple: true },
     "speaker-stats": { type: "string" },
+    trim: { type: "boolean", default: false },
     "no-trim": { type: "boolean", default: false },
   },
   async run(values, positionals, io) {
@@ -199,7 +201,12 @@ Options:
     const keyArgs = Array.isArray(values.key) ? values.key.map(String) : [];
     for (const k of keyArgs) trustedKeys.push(...(await loadPublicKeys(k)));
     const runner = await loadModel(dir, { trustedKeys, requireSignature: trustedKeys.length > 0 });
-    const trimmer = values["no-trim"] ? null : await createSpeechTrimmer();
+    const trim = values.trim
+      ? true
+      : values["no-trim"]
+        ? false
+        : (runner.manifest.preprocessing?.vadTrim ?? false);
+    const trimmer = trim ? await createSpeechTrimmer() : null;
     try {
       const m = runner.manifest;
       await selfTest(runner, join(dir, m.model.file));

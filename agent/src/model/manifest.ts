@@ -65,6 +65,12 @@ export interface Manifest {
   normalization: Normalization;
   /** Shortest input, in feature frames, that the graph accepts. */
   minFrames: number;
+  /**
+   * What happened to the audio before features in training. vadTrim: leading and trailing
+   * non-speech cut by the agent's voice-activity detector (as the device's segmenter does), so
+   * `classify` trims too; false or absent: whole clips.
+   */
+  preprocessing?: { vadTrim: boolean };
   input: TensorSpec;
   /** Output tensors; `probabilities` is what the agent reads. */
   outputs: { probabilities: TensorSpec; logits?: TensorSpec };

@@ -140,6 +140,11 @@ function checkTraining(p: Problems, m: Rec, nLabels: number): void {
       if (s.test !== undefined) checkSplit(p, s.test, "training.splits.test");
     }
   }
+  if (m.preprocessing !== undefined) {
+    const pre = p.obj(m, "preprocessing", "");
+    if (pre)
+      p.need(typeof pre.vadTrim === "boolean", "preprocessing.vadTrim", "a boolean", pre.vadTrim);
+  }
   const met = p.obj(m, "metrics", "");
   if (met) {
     checkMetrics(p, met.validation, "metrics.validation", nLabels);

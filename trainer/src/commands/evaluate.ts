@@ -18,7 +18,7 @@ const list = (v: unknown) =>
 export const evaluateCommand: Command = {
   name: "evaluate",
   summary: "score a model bundle on labelled corpora through the device pipeline (classify's path)",
-  usage: `Usage: ser-trainer evaluate BUNDLE_DIR DIR... [--speakers IDS] [--no-trim] [--json FILE]
+  usage: `Usage: ser-trainer evaluate BUNDLE_DIR DIR... [--speakers IDS] [--[no-]trim] [--json FILE]
 
 Runs every labelled clip in DIR... (as \`ser-trainer datasets\` finds them) through the device
 pipeline, exactly as \`ser-agent classify\` does, and prints accuracy, UAR, macro F1, per-class
@@ -26,11 +26,13 @@ precision/recall and the confusion matrix. Use speakers the model never saw.
 
 Options:
   --speakers IDS   only these speakers (e.g. ravdess:17,ravdess:18,ravdess:19,ravdess:20)
-  --no-trim        whole files, without the voice-activity trimming
+  --trim | --no-trim   force the voice-activity trimming on or off (default: as the model
+                   was trained, manifest preprocessing.vadTrim)
   --json FILE      also write the metrics as JSON
 `,
   options: {
     speakers: { type: "string" },
+    trim: { type: "boolean", default: false },
     "no-trim": { type: "boolean", default: false },
     json: { type: "string" },
   },
@@ -47,7 +49,12 @@ Options:
     if (m.normalization.kind === "speaker") {
       io.err("note: a speaker-normalised model is measured with the manifest's statistics\n");
     }
-    const trimmer = values["no-trim"] ? null : await createSpeechTrimmer();
+    const trim = values.trim
+      ? true
+      : values["no-trim"]
+        ? false
+        : (m.preprocessing?.vadTrim ?? false);
+    const trimmer = trim ? await createSpeechTrimmer() : null;
     const norm = fixedStats(m.normalization.mean, m.normalization.std);
     const extractor = new FeatureExtractor(m.features);
     const scores: number[][] = [];

@@ -84,6 +84,8 @@ Model and training:
   --noise-dir DIR        also mix in noise recordings from DIR
   --no-balance           plain cross-entropy instead of class-balanced
   --representation mfcc|mel   model input (default mfcc)
+  --trim                 cut each clip's leading and trailing non-speech with the agent's
+                         voice-activity detector, as the device's segmenter does
   --normalize global|speaker  feature statistics: the training split's, or each speaker's own
   --dropout X            dropout rate (default per architecture)
 ${featureOptionsHelp}
@@ -123,6 +125,7 @@ Run:
     "noise-dir": { type: "string" },
     "no-balance": { type: "boolean", default: false },
     representation: { type: "string", default: "mfcc" },
+    trim: { type: "boolean", default: false },
     normalize: { type: "string", default: "global" },
     dropout: { type: "string" },
     out: { type: "string" },
@@ -276,6 +279,7 @@ Run:
           labels,
           featureParams: featureParamsFrom(values),
           representation,
+          ...(values.trim ? { trim: true } : {}),
           normalize: values.normalize === "speaker" ? "speaker" : "global",
           ...(values.dropout ? { dropout: numberOption(values.dropout, "dropout", 0.3) } : {}),
           loop: {

@@ -151,7 +151,11 @@ export async function exportRun(
   const clips = await resolveClips(run, cfg.data);
   const cache = new FeatureCache(cfg.cacheDir);
   const extractor = new FeatureExtractor(run.featureParams);
-  const feed = { featureParams: run.featureParams, representation: run.representation };
+  const feed = {
+    featureParams: run.featureParams,
+    representation: run.representation,
+    trim: run.trim,
+  };
   const train = await loadAll(clips.train, cache, feed, extractor, "train", log);
   const validation = await loadAll(clips.validation, cache, feed, extractor, "validation", log);
   const width = run.spec.inputDim;
@@ -295,6 +299,7 @@ function baseDraft(
     features: run.featureParams,
     normalization: run.normalization,
     minFrames: minFrames(spec),
+    preprocessing: { vadTrim: run.trim },
     input: { name: INPUT_NAME, type: "float32", shape: ["batch", "frames", spec.inputDim] },
     outputs: {
       probabilities: { name: PROBABILITIES_NAME, type: "float32", shape: ["batch", spec.classes] },

@@ -16,6 +16,8 @@ export interface TrainedRun {
   spec: ModelSpec;
   labels: string[];
   representation: Representation;
+  /** Trained on VAD-trimmed clips. */
+  trim: boolean;
   featureParams: FeatureParams;
   normalization: { kind: "global" | "speaker"; mean: number[]; std: number[] };
   /** 0-based. */
@@ -49,6 +51,7 @@ export async function readRun(dir: string): Promise<TrainedRun> {
     spec: ModelSpec;
     labels: string[];
     representation: Representation;
+    trim?: boolean;
     featureParams: FeatureParams;
     normalization: TrainedRun["normalization"];
     bestEpoch: number;
@@ -70,6 +73,7 @@ export async function readRun(dir: string): Promise<TrainedRun> {
     spec: model.spec,
     labels: model.labels,
     representation: model.representation,
+    trim: model.trim ?? false,
     featureParams: model.featureParams,
     normalization: model.normalization,
     bestEpoch: model.bestEpoch,

@@ -1,4 +1,5 @@
 import type { FeatureExtractor, FeatureParams } from "@ser-edge/agent/features";
+import { createSpeechTrimmer } from "@ser-edge/agent/pipeline";
 import type { Clip } from "../datasets/types.js";
 import type { Example } from "./batches.js";
 import type { FeatureCache } from "./cache.js";
@@ -12,6 +13,11 @@ import { globalStats, normalizeInPlace, type Representation, represent } from ".
 export interface FeatureConfig {
   featureParams: FeatureParams;
   representation: Representation;
+  /**
+   * Cut each clip's leading and trailing non-speech with the agent's voice-activity detector
+   * first, so that training sees what the device's segmenter hands to the model.
+   */
+  trim?: boolean;
 }
 
 export interface Loaded {
@@ -29,15 +35,27 @@ export async function loadAll(
   what: string,
   log: (s: string) => void,
 ): Promise<Loaded[]> {
-  const progress = new Progress(`${what}: decoding + features`, clips.length, log);
+  const progress = new Progress(
+    `${what}: decoding + ${cfg.trim ? "VAD trimming + " : ""}features`,
+    clips.length,
+    log,
+  );
+  const trimmer = cfg.trim && clips.length ? await createSpeechTrimmer() : null;
   const out: Loaded[] = [];
-  for (const clip of clips) {
-    const { hash, samples } = await cache.audio(clip.path, cfg.featureParams.sampleRate);
-    const features = await cache.features(hash, cfg.featureParams, cfg.representation, () =>
-      represent(samples, cfg.representation, extractor),
-    );
-    out.push({ clip, hash, samples, features });
-    progress.tick();
+  try {
+    for (const clip of clips) {
+      const audio = await cache.audio(clip.path, cfg.featureParams.sampleRate);
+      const samples = trimmer ? (await trimmer.trim(audio.samples)).samples : audio.samples;
+      // Trimmed features are another cache entry than whole-clip ones.
+      const key = trimmer ? `${audio.hash}-vad` : audio.hash;
+      const features = await cache.features(key, cfg.featureParams, cfg.representation, () =>
+        represent(samples, cfg.representation, extractor),
+      );
+      out.push({ clip, hash: audio.hash, samples, features });
+      progress.tick();
+    }
+  } finally {
+    await trimmer?.dispose();
   }
   progress.done();
   return out;

@@ -48,6 +48,8 @@ export interface RunConfig {
   labels: Emotion[];
   featureParams: FeatureParams;
   representation: Representation;
+  /** Train on VAD-trimmed clips (see FeatureConfig.trim); the manifest tells the device. */
+  trim?: boolean;
   loop: LoopConfig;
   /** null: no augmentation. */
   augment: AugmentConfig | null;
@@ -210,6 +212,7 @@ export async function runTraining(
         spec,
         labels,
         representation: cfg.representation,
+        trim: cfg.trim ?? false,
         featureParams: cfg.featureParams,
         normalization: { kind: cfg.normalize, mean: stats.mean, std: stats.std },
         bestEpoch: result.state.bestEpoch,
