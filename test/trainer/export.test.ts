@@ -188,6 +188,25 @@ describe("ser-trainer export, end to end", () => {
     assert.match(d.err(), /--data DIR/);
   });
 
+  it("a model trained on VAD-trimmed clips says so, and evaluate/classify trim for it by default", async () => {
+    const run = join(root, "run-trim");
+    const a = ["train", data, "--val-speakers", "generic:s4", "--epochs", "2", "--trim", ...common];
+    assert.equal(await trainerMain([...a, "--out", run], quiet), 0);
+    const bundle = join(root, "bundle-trim");
+    const e = capture();
+    const exp = ["export", run, "--out", bundle, "--cache", cache, "--calibration", "minmax"];
+    assert.equal(await trainerMain(exp, e.io), 0, e.err());
+    const m = JSON.parse(readFileSync(join(bundle, "manifest.json"), "utf8")) as Manifest;
+    assert.deepEqual(m.preprocessing, { vadTrim: true });
+    const byDefault = capture();
+    const forced = capture();
+    const args = ["evaluate", bundle, data, "--speakers", "generic:s4"];
+    assert.equal(await trainerMain(args, byDefault.io), 0, byDefault.err());
+    assert.equal(await trainerMain([...args, "--trim"], forced.io), 0, forced.err());
+    assert.match(byDefault.out(), /VAD-trimmed/);
+    assert.equal(byDefault.out(), forced.out());
+  });
+
   it("says what is wrong with a directory that is not a run", async () => {
     const c = capture();
     assert.equal(await trainerMain(["export", root, "--out", join(root, "x")], c.io), 1);
