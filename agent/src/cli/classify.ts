@@ -1,7 +1,6 @@
 import type { KeyObject } from "node:crypto";
 import { stat } from "node:fs/promises";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { readAudioFile } from "../audio/index.js";
 import { defaultModelDir } from "../config/load.js";
 import { FeatureExtractor } from "../features/index.js";
