@@ -86,6 +86,13 @@ describe("renderReport", () => {
     assert.match(html, /best epoch 2/);
   });
 
+  it("says when the model is a weight average rather than a chosen epoch", () => {
+    const averaged = renderReport({ ...smallInput(), averagedEpochs: 3 });
+    assert.match(averaged, /average of the weights after each of the last <b>3<\/b>/);
+    assert.doesNotMatch(averaged, /Best epoch <b>/);
+    assert.doesNotMatch(html, /average of the weights/);
+  });
+
   it("warns when a speaker is in more than one set", () => {
     const leaky = smallInput();
     leaky.split.test = { clips: 4, labelCounts: {}, speakers: ["a:4", "a:1"] };

@@ -44,6 +44,8 @@ export interface ReportInput {
   history: EpochRecord[];
   /** Epoch whose weights were kept. */
   bestEpoch: number;
+  /** Set when the model is a weight average (`--swa`): over how many of the last epochs. */
+  averagedEpochs?: number;
   notes?: string[];
   /** tfjs backend used for training, e.g. "wasm". */
   backend?: string;
@@ -141,7 +143,10 @@ function historySection(input: ReportInput): string {
   if (h.length === 0)
     return `<section><h2>Learning curves</h2><p class="muted">No history recorded.</p></section>`;
   const best = h.find((e) => e.epoch === input.bestEpoch);
-  const markX = { x: input.bestEpoch, label: `best epoch ${input.bestEpoch}` };
+  const averageFrom = input.averagedEpochs ? h.length - input.averagedEpochs + 1 : undefined;
+  const markX = averageFrom
+    ? { x: averageFrom, label: `weights averaged from epoch ${averageFrom}` }
+    : { x: input.bestEpoch, label: `best epoch ${input.bestEpoch}` };
   const loss = lineChart({
     title: "Loss",
     yLabel: "cross-entropy",
@@ -170,9 +175,11 @@ function historySection(input: ReportInput): string {
     refY: valSet ? { y: chance(valSet.metrics), label: "chance" } : undefined,
     yFormat: (v) => pct(v, 0),
   });
-  const bestLine = best
-    ? `Best epoch <b>${best.epoch}</b> of ${h.length}: validation UAR ${pct(best.valUar)}, validation loss ${num(best.valLoss)}, train loss ${num(best.trainLoss)}.`
-    : `Best epoch ${input.bestEpoch} (not in the recorded history).`;
+  const bestLine = input.averagedEpochs
+    ? `The model is the average of the weights after each of the last <b>${input.averagedEpochs}</b> of ${h.length} epochs: no epoch was chosen by validation UAR (the per-epoch figures below are the un-averaged weights'; the model's own are in the tables above).`
+    : best
+      ? `Best epoch <b>${best.epoch}</b> of ${h.length}: validation UAR ${pct(best.valUar)}, validation loss ${num(best.valLoss)}, train loss ${num(best.trainLoss)}.`
+      : `Best epoch ${input.bestEpoch} (not in the recorded history).`;
   const rows = h
     .map(
       (e) =>

@@ -244,6 +244,7 @@ export async function runTraining(
     sets: evaluated,
     history: result.state.history,
     bestEpoch: result.state.bestEpoch + 1,
+    ...(cfg.loop.swa ? { averagedEpochs: result.average.count } : {}),
     backend,
     wallSeconds,
     peakRssMb: peakRss / 2 ** 20,
