@@ -1,16 +1,8 @@
-import type { KeyObject } from "node:crypto";
 import { stat } from "node:fs/promises";
-import { join } from "node:path";
 import { readAudioFile } from "../audio/index.js";
 import { defaultModelDir } from "../config/load.js";
 import { FeatureExtractor } from "../features/index.js";
-import {
-  loadModel,
-  loadPublicKeys,
-  type Manifest,
-  type ModelRunner,
-  selfTest,
-} from "../model/index.js";
+import { loadTrustedModel, type Manifest, type ModelRunner } from "../model/index.js";
 import {
   type Classification,
   classifyUtterance,
@@ -196,10 +188,8 @@ Options:
     if (files.length === 0) throw new UsageError(`no .wav, .flac or .mp3 files in ${positionals}`);
 
     const dir = await resolveModelDir(values.model);
-    const trustedKeys: KeyObject[] = [];
-    const keyArgs = Array.isArray(values.key) ? values.key.map(String) : [];
-    for (const k of keyArgs) trustedKeys.push(...(await loadPublicKeys(k)));
-    const runner = await loadModel(dir, { trustedKeys, requireSignature: trustedKeys.length > 0 });
+    const keys = Array.isArray(values.key) ? values.key.map(String) : [];
+    const runner = await loadTrustedModel(dir, { keys });
     const trim = values.trim
       ? true
       : values["no-trim"]
@@ -208,7 +198,6 @@ Options:
     const trimmer = trim ? await createSpeechTrimmer() : null;
     try {
       const m = runner.manifest;
-      await selfTest(runner, join(dir, m.model.file));
       const speakerModel = m.normalization.kind === "speaker";
       if (statsMode === "files" && !speakerModel) {
         throw new UsageError(

@@ -32,4 +32,5 @@ export {
   signManifest,
   verifyManifestSignature,
 } from "./signature.js";
+export { loadTrustedModel } from "./trusted.js";
 export { validateManifest } from "./validate.js";

@@ -1,15 +1,7 @@
-import type { KeyObject } from "node:crypto";
-import { join } from "node:path";
 import { initResampler, resampleSync } from "../audio/index.js";
 import { CAPTURE_SAMPLE_RATE } from "../capture/index.js";
 import { FeatureExtractor } from "../features/index.js";
-import {
-  loadModel,
-  loadPublicKeys,
-  type Manifest,
-  type ModelRunner,
-  selfTest,
-} from "../model/index.js";
+import { loadTrustedModel, type Manifest, type ModelRunner } from "../model/index.js";
 import {
   type Classification,
   classifyUtterance,
@@ -88,14 +80,11 @@ export async function loadClassifier(
   dir: string,
   opts: LoadClassifierOptions = {},
 ): Promise<ModelClassifier> {
-  const trustedKeys: KeyObject[] = opts.trustedKeys ? await loadPublicKeys(opts.trustedKeys) : [];
-  const runner = await loadModel(dir, {
-    trustedKeys,
-    requireSignature: trustedKeys.length > 0,
+  const runner = await loadTrustedModel(dir, {
+    keys: opts.trustedKeys ? [opts.trustedKeys] : [],
     threads: opts.threads ?? 1,
   });
   try {
-    await selfTest(runner, join(dir, runner.manifest.model.file));
     if (runner.manifest.features.sampleRate !== CAPTURE_SAMPLE_RATE) await initResampler();
     return new ModelClassifier(runner, opts.logger);
   } catch (err) {
