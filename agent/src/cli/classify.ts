@@ -11,7 +11,7 @@ import {
   type Normalizer,
   statsFromFiles,
 } from "../pipeline/index.js";
-import { createSpeechTrimmer, type SpeechTrimmer } from "../pipeline/trim.js";
+import { createSpeechTrimmer, type SpeechTrimmer, shouldTrim } from "../pipeline/trim.js";
 import { type Command, type Io, UsageError } from "./command.js";
 import { expandAudioPaths } from "./files.js";
 
@@ -190,11 +190,7 @@ Options:
     const dir = await resolveModelDir(values.model);
     const keys = Array.isArray(values.key) ? values.key.map(String) : [];
     const runner = await loadTrustedModel(dir, { keys });
-    const trim = values.trim
-      ? true
-      : values["no-trim"]
-        ? false
-        : (runner.manifest.preprocessing?.vadTrim ?? false);
+    const trim = shouldTrim(runner.manifest, { trim: values.trim, noTrim: values["no-trim"] });
     const trimmer = trim ? await createSpeechTrimmer() : null;
     try {
       const m = runner.manifest;

@@ -2,4 +2,4 @@
 export { type Classification, classifyUtterance } from "./classify.js";
 export { modelInput } from "./features-for-model.js";
 export { fixedStats, type Normalizer, type StatsNormalizer, statsFromFiles } from "./normalizer.js";
-export { createSpeechTrimmer, type SpeechTrimmer } from "./trim.js";
+export { createSpeechTrimmer, type SpeechTrimmer, shouldTrim } from "./trim.js";

@@ -13,6 +13,16 @@ export interface SpeechTrimmer {
   dispose(): Promise<void>;
 }
 
+/** Trim when forced (--trim / --no-trim), else exactly when the model was trained on trimmed clips. */
+export function shouldTrim(
+  manifest: { preprocessing?: { vadTrim: boolean } },
+  force: { trim?: unknown; noTrim?: unknown },
+): boolean {
+  if (force.trim) return true;
+  if (force.noTrim) return false;
+  return manifest.preprocessing?.vadTrim ?? false;
+}
+
 export async function createSpeechTrimmer(): Promise<SpeechTrimmer> {
   // The agent's defaults, from the one schema (no file, environment or arguments).
   const { vad } = loadConfig({ env: {}, args: [] });

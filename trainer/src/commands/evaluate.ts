@@ -3,7 +3,7 @@ import { readAudioFile } from "@ser-edge/agent/audio";
 import { type Command, UsageError } from "@ser-edge/agent/cli-kit";
 import { FeatureExtractor } from "@ser-edge/agent/features";
 import { loadModel } from "@ser-edge/agent/model";
-import { createSpeechTrimmer, fixedStats, modelInput } from "@ser-edge/agent/pipeline";
+import { createSpeechTrimmer, fixedStats, modelInput, shouldTrim } from "@ser-edge/agent/pipeline";
 import { scanDatasets } from "../datasets/scan.js";
 import { formatMetricsTable, metricsFromScores } from "../eval/metrics.js";
 
@@ -49,11 +49,7 @@ Options:
     if (m.normalization.kind === "speaker") {
       io.err("note: a speaker-normalised model is measured with the manifest's statistics\n");
     }
-    const trim = values.trim
-      ? true
-      : values["no-trim"]
-        ? false
-        : (m.preprocessing?.vadTrim ?? false);
+    const trim = shouldTrim(m, { trim: values.trim, noTrim: values["no-trim"] });
     const trimmer = trim ? await createSpeechTrimmer() : null;
     const norm = fixedStats(m.normalization.mean, m.normalization.std);
     const extractor = new FeatureExtractor(m.features);
