@@ -2,9 +2,10 @@
 // Silero VAD → features → model (one ONNX thread) → MQTT through the embedded broker on
 // loopback, measured in this process.
 //
-// - CPU: process CPU time (all threads) per second of audio, fast file input, for a quiet room
-//   (white noise at -70 dBFS) and for continuous speech (RAVDESS clips trimmed to their speech
-//   and butted together, so utterances run into the 8 s window limit).
+// - CPU: process CPU time (all threads) per second of audio, played from memory as fast as the
+//   agent takes it, for a quiet room (white noise at -70 dBFS) and for continuous speech (RAVDESS
+//   clips trimmed to their speech and butted together, so utterances run into the 8 s window
+//   limit). The harness and signals are agent/src/bench's, which `ser-agent bench` runs on a board.
 // - Latency: utterance closed by the detector → event received by an MQTT subscriber, and the
 //   utterance's last sample → received, with the clips played in real time (1 s gaps).
 // - Memory: RSS of `ser-agent run --fast --exit-at-end` (a child process, from the sources via
@@ -13,16 +14,23 @@
 // Model: models/default when it exists, else a test bundle (small TDNN) built on the fly.
 // Run alone: node --conditions=source --import tsx bench/runtime.bench.ts [--quick]
 import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { connectAsync } from "mqtt";
-import { encodeWav, readAudioFile } from "../agent/src/audio/index.js";
-import { loadConfig } from "../agent/src/config/index.js";
-import { createLogger } from "../agent/src/log/index.js";
-import { Agent, type EmotionEvent, PlaylistSource } from "../agent/src/runtime/index.js";
-import { freePort } from "../test/mqtt/helpers.js";
+import { readAudioFile } from "../agent/src/audio/index.js";
+import { AgentHarness, freePort } from "../agent/src/bench/harness.js";
+import { SamplesSource } from "../agent/src/bench/samples-source.js";
+import {
+  quantile,
+  quietRoom,
+  repeatTo,
+  toS16Steps,
+  trimToSpeech,
+} from "../agent/src/bench/signals.js";
+import type { AudioSource } from "../agent/src/capture/index.js";
+import { type EmotionEvent, PlaylistSource } from "../agent/src/runtime/index.js";
 import { buildTestBundle, DEMO_CLIPS, FIXTURE_CLIPS } from "../test/runtime/bundle.js";
 
 const SR = 16000;
@@ -63,119 +71,45 @@ export interface RuntimeBench {
   };
 }
 
-const quantile = (xs: number[], q: number) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length ? s[Math.min(s.length - 1, Math.floor(q * s.length))] : Number.NaN;
-};
 const mb = (bytes: number) => Math.round((bytes / 1048576) * 10) / 10;
-
-/** 10 ms frames within 30 dB of the clip's loudest: the speech, without the edges. */
-function trimToSpeech(x: Float32Array): Float32Array {
-  const F = 160;
-  const db: number[] = [];
-  for (let f = 0; f + F <= x.length; f += F) {
-    let s = 0;
-    for (let i = f; i < f + F; i++) s += x[i] * x[i];
-    db.push(10 * Math.log10(s / F + 1e-20));
-  }
-  const peak = Math.max(...db);
-  const first = db.findIndex((d) => d >= peak - 30);
-  let last = db.length - 1;
-  while (last > first && db[last] < peak - 30) last--;
-  return x.slice(first * F, (last + 1) * F);
-}
-
-function repeatTo(parts: Float32Array[], samples: number): Float32Array {
-  const out = new Float32Array(samples);
-  for (let at = 0, i = 0; at < samples; i++) {
-    const p = parts[i % parts.length].subarray(0, samples - at);
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
-
-function quietRoom(samples: number): Float32Array {
-  let s = 12345;
-  const out = new Float32Array(samples);
-  const a = 10 ** (-70 / 20);
-  for (let i = 0; i < samples; i++) {
-    s = (s * 1103515245 + 12345) >>> 0;
-    const u1 = (s + 1) / 4294967297;
-    s = (s * 1103515245 + 12345) >>> 0;
-    const u2 = s / 4294967296;
-    out[i] = a * Math.sqrt(-2 * Math.log(u1)) * Math.cos(2 * Math.PI * u2);
-  }
-  return out;
-}
 
 interface RunResult {
   events: { event: EmotionEvent; closedAt: number; inferenceMs: number; receivedAt: number }[];
   cpuMs: number;
-  audioSeconds: number;
 }
 
-async function runAgent(
-  modelDir: string,
-  files: string[],
-  opts: { fast: boolean; gapMs?: number },
-): Promise<RunResult> {
-  const port = await freePort();
-  const config = loadConfig({
-    env: {},
-    hostname: "bench",
-    args: [
-      "--model-dir",
-      modelDir,
-      "--mqtt-embedded-port",
-      String(port),
-      "--device-id",
-      "bench",
-      "--input-fast",
-      String(opts.fast),
-    ],
-  });
-  const logger = createLogger({ level: "error" });
-  const source = new PlaylistSource(files, { fast: opts.fast, gapMs: opts.gapMs ?? 1000 });
-  const closed = new Map<number, { closedAt: number; inferenceMs: number }>();
-  const events: RunResult["events"] = [];
-  const agent = new Agent({
-    config,
-    source,
-    logger,
-    onEvent: (e, t) => {
-      closed.set(e.seq ?? -1, { closedAt: t.closedAt, inferenceMs: t.inferenceMs });
-    },
-  });
-  await agent.prepare();
-  const sub = await connectAsync(agent.brokerUrl as string, { clientId: "bench-sub" });
-  sub.on("message", (_topic, payload) => {
-    const receivedAt = performance.now();
-    const event = JSON.parse(payload.toString()) as EmotionEvent;
-    const t = closed.get(event.seq ?? -1);
-    events.push({
-      event,
-      closedAt: t?.closedAt ?? Number.NaN,
-      inferenceMs: t?.inferenceMs ?? Number.NaN,
-      receivedAt: receivedAt + performance.timeOrigin,
+/**
+ * The agent (agent/src/bench's harness: as `ser-agent run` builds it, embedded broker) on
+ * `source`, with an MQTT subscriber timing when each event arrives (performance.now()).
+ */
+async function runAgent(modelDir: string, source: AudioSource, fast: boolean): Promise<RunResult> {
+  const h = await AgentHarness.prepare({ modelDir, source, fast });
+  const received = new Map<number, number>();
+  const sub = await connectAsync(h.agent.brokerUrl as string, { clientId: "bench-sub" });
+  try {
+    sub.on("message", (_topic, payload) => {
+      const event = JSON.parse(payload.toString()) as EmotionEvent;
+      received.set(event.seq ?? -1, performance.now());
     });
-  });
-  await sub.subscribeAsync(agent.topics.emotion, { qos: 1 });
-  const cpu0 = process.cpuUsage();
-  await agent.start();
-  await agent.ended;
-  await agent.settle(30_000);
-  const cpu = process.cpuUsage(cpu0);
-  const deadline = Date.now() + 5000;
-  while (events.length < agent.eventCount && Date.now() < deadline) {
-    await new Promise((r) => setTimeout(r, 20));
+    await sub.subscribeAsync(h.agent.topics.emotion, { qos: 1 });
+    const run = await h.run(30_000);
+    const deadline = Date.now() + 5000;
+    while (received.size < run.events.length && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    return {
+      cpuMs: run.cpuMs,
+      events: run.events.map(({ event, timing }) => ({
+        event,
+        closedAt: timing.closedAt,
+        inferenceMs: timing.inferenceMs,
+        receivedAt: received.get(event.seq ?? -1) ?? Number.NaN,
+      })),
+    };
+  } finally {
+    await h.stop();
+    await sub.endAsync(true);
   }
-  await agent.stop();
-  await sub.endAsync(true);
-  const audioSeconds = (source.entries.at(-1)?.endSample ?? 0) / SR;
-  // closedAt is performance.now(); make receivedAt comparable.
-  for (const e of events) e.receivedAt -= performance.timeOrigin;
-  return { events, cpuMs: (cpu.user + cpu.system) / 1000, audioSeconds };
 }
 
 /** The real command (`ser-agent run --fast --exit-at-end`) in a child, its RSS from /proc. */
@@ -273,22 +207,18 @@ export async function benchRuntime(options: RuntimeBenchOptions = {}): Promise<R
     }
     const clips = [...FIXTURE_CLIPS, ...DEMO_CLIPS];
     const decoded = await Promise.all(clips.map(async (f) => (await readAudioFile(f)).samples));
-    const write = (name: string, x: Float32Array) => {
-      const path = join(dir, name);
-      writeFileSync(path, encodeWav(x, SR));
-      return path;
-    };
-    const quietFile = write("quiet.wav", quietRoom(cpuSeconds * SR));
-    const speechFile = write("speech.wav", repeatTo(decoded.map(trimToSpeech), cpuSeconds * SR));
+    const speechParts = decoded.map((x) => toS16Steps(trimToSpeech(x)));
+    const samples = cpuSeconds * SR;
+    const play = (name: string, x: Float32Array) => new SamplesSource(name, x, { fast: true });
 
     // Warm-up (JIT, ONNX Runtime arenas), not measured.
-    await runAgent(modelDir, [clips[0]], { fast: true });
+    await runAgent(modelDir, play("warm-up", repeatTo(speechParts, 3 * SR)), true);
 
-    const quiet = await runAgent(modelDir, [quietFile], { fast: true });
-    const speech = await runAgent(modelDir, [speechFile], { fast: true });
+    const quiet = await runAgent(modelDir, play("quiet", toS16Steps(quietRoom(samples))), true);
+    const speech = await runAgent(modelDir, play("speech", repeatTo(speechParts, samples)), true);
 
     const latencyFiles = Array.from({ length: passes }, () => clips).flat();
-    const live = await runAgent(modelDir, latencyFiles, { fast: false });
+    const live = await runAgent(modelDir, new PlaylistSource(latencyFiles, { gapMs: 1000 }), false);
     const closedToReceived = live.events.map((e) => e.receivedAt - e.closedAt);
     const endToReceived = live.events.map(
       (e) => e.receivedAt + performance.timeOrigin - Date.parse(e.event.end),
@@ -299,8 +229,8 @@ export async function benchRuntime(options: RuntimeBenchOptions = {}): Promise<R
     return {
       model,
       cpu: {
-        quiet_ms_per_audio_s: quiet.cpuMs / quiet.audioSeconds,
-        speech_ms_per_audio_s: speech.cpuMs / speech.audioSeconds,
+        quiet_ms_per_audio_s: quiet.cpuMs / cpuSeconds,
+        speech_ms_per_audio_s: speech.cpuMs / cpuSeconds,
         audio_seconds: cpuSeconds,
         speech_events: speech.events.length,
       },

@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { benchCommand } from "./cli/bench.js";
 import { classifyCommand } from "./cli/classify.js";
 import { type Io, processIo, runProgram } from "./cli/command.js";
 import { configCommand } from "./cli/config.js";
@@ -16,7 +17,7 @@ export function main(argv: string[], io: Io = processIo): Promise<number> {
       name: "ser-agent",
       version: pkg.version,
       description: "speech emotion recognition on the device",
-      commands: [inspectCommand, runCommand, classifyCommand, configCommand],
+      commands: [inspectCommand, runCommand, classifyCommand, configCommand, benchCommand],
     },
     argv,
     io,

@@ -16,7 +16,7 @@ import { type Command, type Io, UsageError } from "./command.js";
 import { expandAudioPaths } from "./files.js";
 
 /** --model, else SER_MODEL_DIR (as for `ser-agent run`), else the default; a missing one is explained. */
-async function resolveModelDir(option: unknown): Promise<string> {
+export async function resolveModelDir(option: unknown): Promise<string> {
   if (typeof option === "string") return option;
   const env = process.env.SER_MODEL_DIR;
   const [dir, from] = env ? [env, "SER_MODEL_DIR"] : [defaultModelDir(), "the default model"];

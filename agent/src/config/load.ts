@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { hostname as osHostname } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -68,12 +68,20 @@ type Origin =
 const OTHER_SER_VARIABLES = new Set([CONFIG_FILE_ENV]);
 
 /**
- * <repo>/models/default, for `run` and `classify`: from agent/src/config (tsx) and
- * agent/dist/config (built) alike, three levels up is the repository (or the directory that holds
- * an installed agent/ beside models/).
+ * A file shipped beside the agent (models/default, demo/): in an unpacked package
+ * (`npm run package`) it sits beside dist/, two levels up from dist/config; otherwise, from
+ * agent/src/config (tsx) and agent/dist/config (built) alike, three levels up is the repository
+ * (or the directory that holds an installed agent/ beside models/).
  */
+export function installPath(path: string): string {
+  const packaged = fileURLToPath(new URL(`../../${path}`, import.meta.url));
+  if (existsSync(packaged)) return packaged;
+  return fileURLToPath(new URL(`../../../${path}`, import.meta.url));
+}
+
+/** <install dir>/models/default, for `run`, `classify` and `bench` (see installPath). */
 export function defaultModelDir(): string {
-  return fileURLToPath(new URL("../../../models/default", import.meta.url));
+  return installPath("models/default");
 }
 
 /**
