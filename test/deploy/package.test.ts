@@ -1,11 +1,19 @@
-// `npm run package` for real: the x64 tarball is built from this checkout (npm ci --omit=dev in a
+// `npm run package` for real: both tarballs are built from this checkout (npm ci --omit=dev in a
 // scratch copy, from npm's cache), unpacked into a temporary directory outside the repository,
-// and the agent in it must run with nothing else: `classify` on a shipped demo clip and
-// `bench --quick --json`. Its contents are checked: the production dependencies only, native
-// code for linux-x64 only, no types or source maps.
+// and the x64 agent in it must run with nothing else: `classify` on a shipped demo clip and
+// `bench --quick --json`. Their contents are checked: the production dependencies only, native
+// code for their own architecture only, no types or source maps; arm64 within 40 MiB.
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -17,12 +25,14 @@ const REPO = fileURLToPath(new URL("../../", import.meta.url));
 const VERSION = (
   JSON.parse(readFileSync(join(REPO, "agent/package.json"), "utf8")) as { version: string }
 ).version;
-const NAME = `ser-agent-${VERSION}-linux-x64`;
+const name = (arch: string) => `ser-agent-${VERSION}-linux-${arch}`;
 const ORT_BIN = "node_modules/onnxruntime-node/bin/napi-v6";
 
 const tmp = mkdtempSync(join(tmpdir(), "ser-package-"));
 after(() => rmSync(tmp, { recursive: true, force: true }));
-const pkg = join(tmp, "unpacked", NAME);
+const out = join(tmp, "out");
+const pkg = join(tmp, "unpacked", name("x64"));
+const pkgArm = join(tmp, "unpacked", name("arm64"));
 
 /** The package's own agent, run from a directory outside the repository, with no SER_* setting. */
 function serAgent(...args: string[]): string {
@@ -41,22 +51,23 @@ function allFiles(dir: string): string[] {
     .map((e) => join(e.parentPath, e.name));
 }
 
-describe("npm run package (linux-x64)", { timeout: 120_000 }, () => {
+describe("npm run package", { timeout: 120_000 }, () => {
   before(() => {
-    const out = join(tmp, "out");
     execFileSync(
       process.execPath,
-      ["--import", "tsx", join(REPO, "deploy/package/package.ts"), "--arch", "x64", "--out", out],
+      ["--import", "tsx", join(REPO, "deploy/package/package.ts"), "--out", out],
       { cwd: REPO, stdio: ["ignore", "pipe", "pipe"], timeout: 110_000 },
     );
-    const tarball = join(out, `${NAME}.tar.gz`);
-    assert.ok(existsSync(tarball), `${tarball} was not written`);
-    execFileSync("mkdir", ["-p", join(tmp, "unpacked")]);
-    execFileSync("tar", ["xzf", tarball, "-C", join(tmp, "unpacked")]);
+    mkdirSync(join(tmp, "unpacked"));
+    for (const arch of ["x64", "arm64"]) {
+      const tarball = join(out, `${name(arch)}.tar.gz`);
+      assert.ok(existsSync(tarball), `${tarball} was not written`);
+      execFileSync("tar", ["xzf", tarball, "-C", join(tmp, "unpacked")]);
+    }
   });
 
   it("unpacks to one directory holding the built agent, its dependencies, model and notices", () => {
-    assert.deepEqual(readdirSync(join(tmp, "unpacked")), [NAME]);
+    assert.deepEqual(readdirSync(join(tmp, "unpacked")).sort(), [name("arm64"), name("x64")]);
     for (const f of [
       "bin/ser-agent.js",
       "dist/cli.js",
@@ -113,6 +124,19 @@ describe("npm run package (linux-x64)", { timeout: 120_000 }, () => {
       [],
       "foreign native binaries in the linux-x64 package",
     );
+  });
+
+  it("arm64: ONNX Runtime for linux-arm64 only, nothing x86, within the 40 MiB target", () => {
+    assert.deepEqual(readdirSync(join(pkgArm, ORT_BIN)), ["linux"]);
+    assert.deepEqual(readdirSync(join(pkgArm, ORT_BIN, "linux")), ["arm64"]);
+    const native = findNative(pkgArm);
+    assert.ok(native.some((n) => n.path.endsWith("linux/arm64/libonnxruntime.so.1")));
+    assert.deepEqual(
+      native.filter((n) => n.target !== "linux-arm64"),
+      [],
+    );
+    const size = statSync(join(out, `${name("arm64")}.tar.gz`)).size;
+    assert.ok(size <= 40 * 1024 * 1024, `arm64 tarball ${size} B`);
   });
 
   it("tells native binaries apart by their content (the repository's ONNX Runtime for every platform)", () => {
