@@ -24,6 +24,8 @@ describe("mqtt topics", () => {
       state: "home/ser-edge/kitchen-pi/state",
       availability: "home/ser-edge/kitchen-pi/availability",
       status: "home/ser-edge/kitchen-pi/status",
+      modelSet: "home/ser-edge/kitchen-pi/model/set",
+      modelState: "home/ser-edge/kitchen-pi/model/state",
     });
   });
 

@@ -5,8 +5,10 @@ import { defaultModelCommand } from "./commands/default-model.js";
 import { evaluateCommand } from "./commands/evaluate.js";
 import { exportCommand } from "./commands/export.js";
 import { featuresCommand } from "./commands/features.js";
+import { fleetCommand } from "./commands/fleet.js";
 import { keygenCommand } from "./commands/keygen.js";
 import { parityCommand } from "./commands/parity.js";
+import { pushCommand } from "./commands/push.js";
 import { signCommand } from "./commands/sign.js";
 import { trainCommand } from "./commands/train.js";
 import { verifyCommand } from "./commands/verify.js";
@@ -33,6 +35,8 @@ export function main(argv: string[], io: Io = processIo): Promise<number> {
         keygenCommand,
         signCommand,
         verifyCommand,
+        pushCommand,
+        fleetCommand,
       ],
     },
     argv,

@@ -483,6 +483,7 @@ function resolveAutomatic(c: AgentConfig, env: NodeJS.ProcessEnv, hostname: stri
   if (c.mqtt.clientId === "") c.mqtt.clientId = `ser-edge-${c.device.id}`;
   const state = env.STATE_DIRECTORY?.split(":")[0];
   if (c.mqtt.outbox.dir === "" && state) c.mqtt.outbox.dir = join(state, "outbox");
+  if (c.rollout.dir === "" && state) c.rollout.dir = join(state, "models");
   return c;
 }
 

@@ -24,10 +24,19 @@ export type DiscoveryLayout = "device" | "components";
 export interface AgentConfig {
   device: {
     id: string;
+    fleet: string;
   };
   model: {
     dir: string;
     trustedKeys: string;
+    requireSignature: boolean;
+  };
+  rollout: {
+    enabled: boolean;
+    dir: string;
+    maxBytes: number;
+    probationSec: number;
+    maxModelErrors: number;
   };
   input: {
     source: InputSource;
@@ -116,18 +125,63 @@ export const SCHEMA: SchemaTree<AgentConfig> = {
       defaultText:
         'the hostname up to its first ".", in lower case, with other characters than letters, digits, "_" and "-" replaced by "-"',
     },
+    fleet: {
+      doc: "Fleet this device belongs to: it takes the models pushed to <baseTopic>/fleet/<fleet>/model (`ser-trainer push --fleet`). Empty: only models pushed to this device by id.",
+      default: "",
+      format: "device-id",
+    },
   },
   model: {
     dir: {
-      doc: "Model bundle directory (manifest.json and model.onnx, from `ser-trainer export`).",
+      doc: "The installed model bundle (manifest.json and model.onnx, from `ser-trainer export`): used until a rollout installs a newer one, and the last resort when a rolled-out model fails.",
       default: "",
       format: "dir-if-set",
       defaultText: "<install dir>/models/default, as `ser-agent classify` resolves it",
     },
     trustedKeys: {
-      doc: "Public key (PEM) or directory of public keys. When set, the model must carry a valid signature by one of them or the agent refuses to start; when empty, signatures are not checked.",
+      doc: "Trust store: a public key (PEM) or a directory of *.pub keys. A model arriving by rollout must be signed by one of them (and rollout is off while this is empty); see model.requireSignature for the installed model.",
       default: "",
       format: "path-if-set",
+    },
+    requireSignature: {
+      doc: "Also require a trusted signature on the installed model in model.dir, or refuse to start. Off by default: that model was put there by whoever installed the agent (the bundled default is not signed), while rolled-out models are always checked.",
+      default: false,
+      format: "flag",
+    },
+  },
+  rollout: {
+    enabled: {
+      doc: "Accept model bundles pushed over MQTT (`ser-trainer push`) on <baseTopic>/<device.id>/model/set and, with device.fleet, <baseTopic>/fleet/<device.fleet>/model. Effective only with model.trustedKeys and a rollout.dir.",
+      default: true,
+      format: "flag",
+    },
+    dir: {
+      doc: "Where rolled-out bundles are kept (the current one and the previous one, for rollback).",
+      default: "",
+      format: "text",
+      defaultText:
+        "$STATE_DIRECTORY/models when systemd sets STATE_DIRECTORY (StateDirectory= in the unit), else none: rollout is off",
+    },
+    maxBytes: {
+      doc: "Largest bundle accepted over MQTT, in bytes; larger ones are rejected before anything is parsed.",
+      default: 67_108_864,
+      format: "integer",
+      min: 1024,
+      max: 268_435_455,
+    },
+    probationSec: {
+      doc: "After a rollout, the new model is on probation this long: if the agent dies or the model fails rollout.maxModelErrors times in that time, the previous model comes back and the device reports rolled_back.",
+      default: 600,
+      format: "integer",
+      min: 0,
+      max: 604_800,
+    },
+    maxModelErrors: {
+      doc: "Failed classifications during probation that roll the model back.",
+      default: 3,
+      format: "integer",
+      min: 1,
+      max: 1000,
     },
   },
   input: {

@@ -21,3 +21,16 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string): 
     throw err;
   }
 }
+
+/**
+ * Flushes a directory's entries (a rename or a new file in it) to disk: without this a power cut
+ * after rename() may bring back the old name on some file systems.
+ */
+export async function fsyncDir(dir: string): Promise<void> {
+  const fh = await open(dir, "r");
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}

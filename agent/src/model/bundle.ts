@@ -149,6 +149,56 @@ export function checkGraphIo(
   }
 }
 
+/**
+ * Throws "io-mismatch" when a dimension the graph fixes contradicts the manifest: the feature
+ * width of the input, and the class count of the outputs, which must be the number of labels
+ * (a model with 8 outputs under 7 labels would publish a wrong name for every class after the
+ * missing one). Symbolic dimensions (batch, frames) match anything.
+ */
+export function checkGraphShapes(
+  manifest: Manifest,
+  inputs: ReadonlyMap<string, readonly (number | string)[]>,
+  outputs: ReadonlyMap<string, readonly (number | string)[]>,
+  path: string = manifest.model.file,
+): void {
+  const fixed = (d: number | string | undefined) =>
+    typeof d === "number" && d > 0 ? d : undefined;
+  const fail = (problem: string): never => {
+    throw new ModelError(
+      "io-mismatch",
+      path,
+      `${problem}; the manifest belongs to another model, re-export the bundle`,
+    );
+  };
+  const input = inputs.get(manifest.input.name);
+  if (input) {
+    const want = manifest.input.shape;
+    if (input.length !== want.length) {
+      fail(
+        `the graph's input "${manifest.input.name}" has ${input.length} dimensions, the manifest's ${want.length}`,
+      );
+    }
+    const got = fixed(input.at(-1));
+    const need = fixed(want.at(-1));
+    if (got !== undefined && need !== undefined && got !== need) {
+      fail(
+        `the graph's input "${manifest.input.name}" takes ${got} features per frame, the manifest says ${need}`,
+      );
+    }
+  }
+  const outs = [manifest.outputs.probabilities, manifest.outputs.logits].filter(
+    (t) => t !== undefined,
+  );
+  for (const spec of outs) {
+    const classes = fixed(outputs.get(spec.name)?.at(-1));
+    if (classes !== undefined && classes !== manifest.labels.length) {
+      fail(
+        `the graph's output "${spec.name}" has ${classes} classes but the manifest lists ${manifest.labels.length} labels`,
+      );
+    }
+  }
+}
+
 export function manifestText(manifest: Manifest): string {
   return `${JSON.stringify(manifest, null, 2)}\n`;
 }

@@ -1,9 +1,10 @@
 /** Model bundles: the manifest contract, canonical JSON, Ed25519 signatures, reading and writing. */
 
-export { writeFileAtomic } from "./atomic.js";
+export { fsyncDir, writeFileAtomic } from "./atomic.js";
 export {
   type Bundle,
   checkGraphIo,
+  checkGraphShapes,
   checkModelBytes,
   MANIFEST_FILE,
   type ManifestDraft,
@@ -34,3 +35,4 @@ export {
 } from "./signature.js";
 export { loadTrustedModel } from "./trusted.js";
 export { validateManifest } from "./validate.js";
+export { compareVersions, isNewerVersion } from "./version.js";

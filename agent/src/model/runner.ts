@@ -1,5 +1,5 @@
 import * as ort from "onnxruntime-node";
-import { checkGraphIo, type ReadBundleOptions, readBundle } from "./bundle.js";
+import { checkGraphIo, checkGraphShapes, type ReadBundleOptions, readBundle } from "./bundle.js";
 import { ModelError } from "./errors.js";
 import type { Manifest } from "./manifest.js";
 
@@ -20,6 +20,15 @@ export function repeatToLength(
     out.set(x.subarray(s * width, (s + 1) * width), t * width);
   }
   return { x: out, frames: need };
+}
+
+/** Name → declared shape of each tensor a session reports (older runtimes report none). */
+function tensorShapes(
+  meta: readonly ort.InferenceSession.ValueMetadata[] | undefined,
+): Map<string, readonly (number | string)[]> {
+  const out = new Map<string, readonly (number | string)[]>();
+  for (const m of meta ?? []) if (m.isTensor) out.set(m.name, m.shape);
+  return out;
 }
 
 export interface RunnerOptions {
@@ -60,6 +69,11 @@ export class ModelRunner {
     }
     try {
       checkGraphIo(manifest, [...session.inputNames], [...session.outputNames]);
+      checkGraphShapes(
+        manifest,
+        tensorShapes(session.inputMetadata),
+        tensorShapes(session.outputMetadata),
+      );
     } catch (err) {
       await session.release();
       throw err;

@@ -1,3 +1,4 @@
+import type { KeyObject } from "node:crypto";
 import { join } from "node:path";
 import { loadModel, type ModelRunner, type RunnerOptions } from "./runner.js";
 import { selfTest } from "./self-test.js";
@@ -5,15 +6,18 @@ import { loadPublicKeys } from "./signature.js";
 
 /**
  * A bundle as the agent's commands use it: hash checked, signed by one of `keys` when any are
- * given (files or directories of .pub), graph I/O matched, reference inputs self-tested.
+ * given (files or directories of .pub, or loaded keys), graph I/O matched, reference inputs self-tested.
  * Releases the session when any check fails.
  */
 export async function loadTrustedModel(
   dir: string,
-  opts: RunnerOptions & { keys?: readonly string[] } = {},
+  opts: RunnerOptions & { keys?: readonly (string | KeyObject)[] } = {},
 ): Promise<ModelRunner> {
   const trustedKeys = [];
-  for (const k of opts.keys ?? []) trustedKeys.push(...(await loadPublicKeys(k)));
+  for (const k of opts.keys ?? []) {
+    if (typeof k === "string") trustedKeys.push(...(await loadPublicKeys(k)));
+    else trustedKeys.push(k);
+  }
   const runner = await loadModel(dir, {
     trustedKeys,
     requireSignature: trustedKeys.length > 0,

@@ -39,6 +39,7 @@ export {
 } from "./outbox.js";
 export { emotionPayload, statusPayload } from "./payloads.js";
 export {
+  type MessageHandler,
   MqttPublisher,
   type MqttPublisherOptions,
   type PublisherStats,
@@ -47,8 +48,10 @@ export {
 export {
   buildTopics,
   DEFAULT_BASE_TOPIC,
+  fleetModelTopic,
   type TopicConfig,
   type Topics,
   validateBaseTopic,
   validateDeviceId,
+  validateFleet,
 } from "./topics.js";

@@ -30,7 +30,7 @@ export function emotionPayload(event: EmotionEvent): EmotionEvent {
 }
 
 export function statusPayload(status: AgentStatus): AgentStatus {
-  return {
+  const out: AgentStatus = {
     device: String(status.device),
     uptime_s: Number(status.uptime_s),
     cpu_percent: Number(status.cpu_percent),
@@ -41,4 +41,6 @@ export function statusPayload(status: AgentStatus): AgentStatus {
     model_version: String(status.model_version),
     reconnects: Number(status.reconnects),
   };
+  if (status.fleet) out.fleet = String(status.fleet);
+  return out;
 }

@@ -65,6 +65,9 @@ export interface MqttPublisherOptions {
   logger: Logger;
 }
 
+/** Receives a message on a subscribed topic; `retained` is true for the broker's stored copy. */
+export type MessageHandler = (topic: string, payload: Buffer, retained: boolean) => void;
+
 export interface PublisherStats {
   connected: boolean;
   /** Successful connections, the first one included. */
@@ -198,7 +201,10 @@ export class MqttPublisher {
   private readonly opts: MqttPublisherOptions;
   private readonly outbox: Outbox;
   private readonly logger: Logger;
-  private readonly discovery: DiscoveryMessage[];
+  private discovery: DiscoveryMessage[];
+  private readonly swVersion: string;
+  /** Topic → handler of the subscriptions renewed on every connection. */
+  private readonly subscriptions = new Map<string, MessageHandler>();
   private readonly haStatus: string | undefined;
   private readonly clientOptions: IClientOptions;
   private readonly maxInflight: number;
@@ -222,23 +228,10 @@ export class MqttPublisher {
     this.clientId = opts.clientId ?? `ser-edge-${opts.deviceId}`;
     checkUrl(opts.url, opts.tls);
     this.maxInflight = Math.max(1, Math.floor(nonNegative("maxInflight", opts.maxInflight, 16)));
-    const swVersion = opts.swVersion ?? agentVersion();
-    if (opts.discovery === false) {
-      this.discovery = [];
-    } else {
-      const prefix = opts.discovery?.prefix ?? DEFAULT_DISCOVERY_PREFIX;
-      this.discovery = discoveryMessages(
-        {
-          topics: this.topics,
-          deviceId: opts.deviceId,
-          model: opts.model,
-          swVersion,
-          prefix,
-          ...(opts.deviceName ? { deviceName: opts.deviceName } : {}),
-        },
-        opts.discovery?.mode ?? "device",
-      );
-      this.haStatus = haStatusTopic(prefix);
+    this.swVersion = opts.swVersion ?? agentVersion();
+    this.discovery = this.discoveryFor(opts.model);
+    if (opts.discovery !== false) {
+      this.haStatus = haStatusTopic(opts.discovery?.prefix ?? DEFAULT_DISCOVERY_PREFIX);
     }
     this.clientOptions = {
       clientId: this.clientId,
@@ -327,6 +320,31 @@ export class MqttPublisher {
     ]);
     this.pump();
     return ok;
+  }
+
+  /**
+   * Queues a retained QoS 1 message on any topic (e.g. a rollout outcome), kept in the outbox
+   * until delivered; returns and throws as publishEmotion.
+   */
+  publishRetained(topic: string, payload: string): boolean {
+    const ok = this.enqueue([{ topic, payload, qos: 1, retain: true }]);
+    this.pump();
+    return ok;
+  }
+
+  /**
+   * Subscribes (QoS 1) now if connected and again on every connection, so that retained
+   * messages published while the device was offline arrive when it returns.
+   */
+  subscribe(topic: string, handler: MessageHandler): void {
+    this.subscriptions.set(topic, handler);
+    if (this.client && this.online) this.subscribeOne(this.client, topic);
+  }
+
+  /** The model changed (a rollout): discovery names its labels and version, so restate it. */
+  setModel(model: ModelInfo): void {
+    this.discovery = this.discoveryFor(model);
+    if (this.online) this.announce();
   }
 
   /** Queues health figures (QoS 1, retained); returns and throws as publishEmotion. */
@@ -510,13 +528,8 @@ export class MqttPublisher {
       retain: true,
     });
     this.announce();
-    if (this.haStatus) {
-      client.subscribe(this.haStatus, { qos: 1 }, (err) => {
-        if (err && !this.closing) {
-          this.logger.warn("mqtt subscribe failed", { topic: this.haStatus, error: err.message });
-        }
-      });
-    }
+    if (this.haStatus) this.subscribeOne(client, this.haStatus);
+    for (const topic of this.subscriptions.keys()) this.subscribeOne(client, topic);
     if (this.opts.getStatus && (this.opts.statusIntervalS ?? 0) > 0) this.publishCurrentStatus();
     // Messages sent before an error callback (not a lost connection) start over from the outbox.
     this.pump();
@@ -555,8 +568,42 @@ export class MqttPublisher {
     });
   }
 
+  private subscribeOne(client: MqttClient, topic: string): void {
+    client.subscribe(topic, { qos: 1 }, (err) => {
+      if (this.closing) return;
+      if (err) this.logger.warn("mqtt subscribe failed", { topic, error: err.message });
+      else this.logger.debug("mqtt subscribed", { topic });
+    });
+  }
+
+  private discoveryFor(model: ModelInfo): DiscoveryMessage[] {
+    const d = this.opts.discovery;
+    if (d === false) return [];
+    return discoveryMessages(
+      {
+        topics: this.topics,
+        deviceId: this.opts.deviceId,
+        model,
+        swVersion: this.swVersion,
+        prefix: d?.prefix ?? DEFAULT_DISCOVERY_PREFIX,
+        ...(this.opts.deviceName ? { deviceName: this.opts.deviceName } : {}),
+      },
+      d?.mode ?? "device",
+    );
+  }
+
   private onMessage(topic: string, payload: Buffer, retained: boolean): void {
-    if (topic !== this.haStatus || this.closing) return;
+    if (this.closing) return;
+    const handler = this.subscriptions.get(topic);
+    if (handler) {
+      try {
+        handler(topic, payload, retained);
+      } catch (err) {
+        this.logger.error("mqtt message handler failed", { topic, error: err });
+      }
+      return;
+    }
+    if (topic !== this.haStatus) return;
     // A retained "online" comes with every subscription; discovery was just sent on connect.
     if (retained) return;
     const text = payload.toString("utf8").trim();

@@ -19,6 +19,28 @@ export interface Topics {
   availability: string;
   /** Health figures every N seconds (retained). */
   status: string;
+  /** Model bundles for this device alone (retained, from `ser-trainer push --device`). */
+  modelSet: string;
+  /** The outcome of the last rollout on this device (retained): applied, rejected, rolled_back. */
+  modelState: string;
+}
+
+/** `<base>/fleet/<fleet>/model`: bundles for every device of a fleet (retained). */
+export function fleetModelTopic(base: string, fleet: string): string {
+  validateBaseTopic(base);
+  validateFleet(fleet);
+  return `${base}/fleet/${fleet}/model`;
+}
+
+/** Fleet names are one topic level, like device ids. */
+export function validateFleet(fleet: string): void {
+  if (typeof fleet !== "string" || !DEVICE_ID.test(fleet) || fleet.length > 128) {
+    throw new MqttError(
+      "invalid-topic",
+      `fleet name ${JSON.stringify(fleet)}`,
+      'must be one topic level of letters, digits, "_" and "-" (e.g. "living-rooms"), at most 128 characters',
+    );
+  }
 }
 
 export const DEFAULT_BASE_TOPIC = "ser-edge";
@@ -70,6 +92,13 @@ export function validateDeviceId(deviceId: string): void {
       `${what}: it is one topic level and a Home Assistant id; use letters, digits, "_" and "-" (e.g. "kitchen-pi")`,
     );
   }
+  if (deviceId === "fleet") {
+    throw new MqttError(
+      "invalid-topic",
+      'MQTT device id "fleet"',
+      "is reserved: <base>/fleet/... carries the fleet-wide model rollouts; choose another name",
+    );
+  }
   if (deviceId.length > 128) {
     throw new MqttError(
       "invalid-topic",
@@ -90,5 +119,7 @@ export function buildTopics({ base, deviceId }: TopicConfig): Topics {
     state: `${root}/state`,
     availability: `${root}/availability`,
     status: `${root}/status`,
+    modelSet: `${root}/model/set`,
+    modelState: `${root}/model/state`,
   };
 }

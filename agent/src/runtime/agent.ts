@@ -10,18 +10,22 @@ import type {
 } from "../capture/index.js";
 import { CAPTURE_SAMPLE_RATE, FileSource, MicrophoneSource } from "../capture/index.js";
 import type { AgentConfig } from "../config/index.js";
+import { loadPublicKeys, type ModelRunner } from "../model/index.js";
 import {
   buildTopics,
+  fleetModelTopic,
+  type MessageHandler,
   type ModelInfo,
   MqttPublisher,
   type Topics,
   UNKNOWN_LABEL,
 } from "../mqtt/index.js";
 import type { Classification } from "../pipeline/index.js";
+import { ModelStore, RolloutManager } from "../rollout/index.js";
 import { type Notifier, nullNotifier } from "../service/index.js";
 import type { Utterance } from "../vad/index.js";
 import { type BrokerChoice, type BrokerOptions, chooseBroker } from "./broker.js";
-import { loadClassifier, type UtteranceClassifier } from "./classifier.js";
+import { loadClassifier, ModelClassifier, type UtteranceClassifier } from "./classifier.js";
 import { SampleClock } from "./clock.js";
 import { createUtteranceStream, type UtteranceStream } from "./detector.js";
 import { CpuMeter, rssMb } from "./health.js";
@@ -39,6 +43,11 @@ export interface Publisher {
   flush(timeoutMs: number): Promise<boolean>;
   /** Delivers what it can, publishes availability `offline`, disconnects. */
   close(timeoutMs?: number): Promise<void>;
+  /** For model rollout (optional: without them, rollout is off). */
+  subscribe?(topic: string, handler: MessageHandler): void;
+  publishRetained?(topic: string, payload: string): boolean;
+  /** The model changed: restate what names it (Home Assistant discovery). */
+  setModel?(model: ModelInfo): void;
 }
 
 /** What a publisher is built from, once the model and the broker are known. */
@@ -138,6 +147,10 @@ export class Agent {
   private readonly cpu = new CpuMeter();
   private readonly startedAt = performance.now();
   private classifier: UtteranceClassifier | undefined;
+  /** Inferences running per classifier, so a swapped-out one is released only when idle. */
+  private readonly inUse = new Map<UtteranceClassifier, number>();
+  private readonly retired = new Set<UtteranceClassifier>();
+  private rollout: RolloutManager | undefined;
   private detector: UtteranceStream | undefined;
   private broker: BrokerChoice | undefined;
   private publisher: Publisher | undefined;
@@ -192,6 +205,7 @@ export class Agent {
       onError: (err) => {
         this.failed++;
         this.logger.error("utterance could not be classified", { error: err });
+        this.rollout?.noteModelError(err);
       },
     });
     this.ended = new Promise((resolve) => {
@@ -227,6 +241,7 @@ export class Agent {
       queue_depth: q.depth,
       model_version: this.classifier?.model.version ?? "",
       reconnects: this.publisher?.stats().reconnects ?? 0,
+      ...(this.config.device.fleet ? { fleet: this.config.device.fleet } : {}),
     };
   }
 
@@ -268,18 +283,23 @@ export class Agent {
   private async doPrepare(): Promise<void> {
     const c = this.config;
     this.setPhase("loading model");
-    this.classifier = await (
-      this.opts.loadClassifier ??
-      (() =>
-        loadClassifier(c.model.dir, {
-          threads: c.inference.threads,
-          trustedKeys: c.model.trustedKeys,
-          logger: this.logger,
-        }))
-    )();
+    this.rollout = await this.createRollout();
+    const load = (dir: string, requireSignature: boolean) =>
+      loadClassifier(dir, {
+        threads: c.inference.threads,
+        trustedKeys: requireSignature ? c.model.trustedKeys : "",
+        logger: this.logger,
+      });
+    this.classifier = this.opts.loadClassifier
+      ? await this.opts.loadClassifier()
+      : this.rollout
+        ? await this.rollout.startup(load)
+        : await load(c.model.dir, c.model.requireSignature);
     const model = this.classifier.model;
     this.logger.info("model loaded and self-tested", {
-      dir: c.model.dir,
+      dir: this.rollout
+        ? this.rollout.store.pathOf(this.rollout.store.pointer.current)
+        : c.model.dir,
       name: model.name,
       version: model.version,
       labels: model.labels,
@@ -294,7 +314,86 @@ export class Agent {
       logger: this.logger,
     };
     this.publisher = (this.opts.createPublisher ?? ((x) => this.mqttPublisher(x)))(ctx);
+    const publisher = this.publisher;
+    if (this.rollout && publisher.subscribe && publisher.publishRetained) {
+      this.rollout.attach(
+        {
+          subscribe: (topic, handler) => publisher.subscribe?.(topic, handler),
+          publishRetained: (topic, payload) => publisher.publishRetained?.(topic, payload) ?? false,
+        },
+        {
+          manifest: () => (this.classifier as ModelClassifier).manifest,
+          swap: (runner) => this.swapModel(runner),
+        },
+      );
+    }
     this.publisher.start();
+  }
+
+  /**
+   * Remote rollout (rollout/), when configured: a trust store, a directory to keep bundles in,
+   * and the model loaded by the agent itself. Says why when it is off.
+   */
+  private async createRollout(): Promise<RolloutManager | undefined> {
+    const c = this.config;
+    if (!c.rollout.enabled || this.opts.loadClassifier) return undefined;
+    const off = (why: string) => {
+      this.logger.info(`remote model rollout is off: ${why}`);
+      return undefined;
+    };
+    if (c.model.trustedKeys === "") {
+      return off("model.trustedKeys is empty (only models signed by a trusted key are accepted)");
+    }
+    if (c.rollout.dir === "") {
+      return off(
+        "no rollout.dir to keep models in (set it, or run under systemd with StateDirectory=)",
+      );
+    }
+    const keys = await loadPublicKeys(c.model.trustedKeys);
+    const store = await ModelStore.open(c.rollout.dir, c.model.dir);
+    const fleet = c.device.fleet;
+    const manager = new RolloutManager({
+      store,
+      keys,
+      requireInstalledSignature: c.model.requireSignature,
+      device: c.device.id,
+      ...(fleet ? { fleet } : {}),
+      topics: {
+        set: this.topics.modelSet,
+        state: this.topics.modelState,
+        ...(fleet ? { fleet: fleetModelTopic(c.mqtt.baseTopic, fleet) } : {}),
+      },
+      maxBytes: c.rollout.maxBytes,
+      probationMs: c.rollout.probationSec * 1000,
+      maxModelErrors: c.rollout.maxModelErrors,
+      threads: c.inference.threads,
+      logger: this.logger,
+    });
+    this.logger.info("remote model rollout is on", {
+      topics: [this.topics.modelSet, ...(fleet ? [fleetModelTopic(c.mqtt.baseTopic, fleet)] : [])],
+      dir: c.rollout.dir,
+      keys: keys.length,
+    });
+    return manager;
+  }
+
+  /**
+   * Puts a verified model to work between two utterances: the audio loop never waits, the
+   * utterance being classified finishes on the old model, which is released afterwards.
+   */
+  private async swapModel(runner: ModelRunner): Promise<void> {
+    const next = new ModelClassifier(runner, this.logger);
+    const old = this.classifier;
+    this.classifier = next;
+    this.publisher?.setModel?.({
+      name: next.model.name,
+      version: next.model.version,
+      labels: [...next.model.labels],
+    });
+    if (old) {
+      if ((this.inUse.get(old) ?? 0) === 0) await old.release();
+      else this.retired.add(old);
+    }
   }
 
   private mqttPublisher(ctx: PublisherContext): MqttPublisher {
@@ -484,9 +583,20 @@ export class Agent {
     const classifier = this.classifier as UtteranceClassifier;
     const publisher = this.publisher as Publisher;
     const t0 = performance.now();
-    const c = await classifier.classify(job.utterance.samples);
+    this.inUse.set(classifier, (this.inUse.get(classifier) ?? 0) + 1);
+    let c: Classification;
+    try {
+      c = await classifier.classify(job.utterance.samples);
+    } finally {
+      const n = (this.inUse.get(classifier) ?? 1) - 1;
+      if (n > 0) this.inUse.set(classifier, n);
+      else {
+        this.inUse.delete(classifier);
+        if (this.retired.delete(classifier)) await classifier.release();
+      }
+    }
     const inferenceMs = performance.now() - t0;
-    const event = this.toEvent(job, c);
+    const event = this.toEvent(job, c, classifier);
     publisher.publishEmotion(event);
     this.published++;
     const publishedAt = performance.now();
@@ -503,9 +613,9 @@ export class Agent {
     this.opts.onEvent?.(event, { closedAt: job.closedAt, publishedAt, inferenceMs });
   }
 
-  private toEvent(job: Job, c: Classification): EmotionEvent {
+  private toEvent(job: Job, c: Classification, classifier: UtteranceClassifier): EmotionEvent {
     const u = job.utterance;
-    const model = (this.classifier as UtteranceClassifier).model;
+    const model = classifier.model;
     const scores: Record<string, number> = {};
     for (const label of model.labels) scores[label] = round4(c.scores[label] ?? 0);
     const sure = c.confidence >= this.config.inference.confidenceThreshold;
@@ -578,6 +688,8 @@ export class Agent {
         running: this.queue.busy,
       });
     }
+    // A rollout in progress finishes (its report goes out with the outbox); probation is kept.
+    await withTimeout(this.rollout?.stop(), Math.max(0, left() - 1000));
     await this.release(Math.max(500, left()));
     this.resolveEnded("stopped");
     const q = this.queue.stats();
@@ -612,6 +724,8 @@ export class Agent {
     if (this.queue.busy) await withTimeout(this.queue.drain(), 1000);
     await step("detector release", () => detector?.dispose());
     await step("model release", () => classifier?.release());
+    for (const old of this.retired) await step("model release", () => old.release());
+    this.retired.clear();
     if (this.tempOutbox) rmSync(this.tempOutbox, { recursive: true, force: true });
     this.tempOutbox = undefined;
   }

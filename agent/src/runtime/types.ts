@@ -44,4 +44,6 @@ export interface AgentStatus {
   queue_depth: number;
   model_version: string;
   reconnects: number;
+  /** The device's fleet (config device.fleet), when it has one: how `fleet status` groups. */
+  fleet?: string;
 }
