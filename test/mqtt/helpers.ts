@@ -67,6 +67,70 @@ export interface MosquittoOptions {
   persistence?: boolean;
   /** username → password; anonymous clients are then refused. */
   users?: Record<string, string>;
+  /** TLS only (mqtts://), with this server certificate (see makeTlsFiles). */
+  tls?: TlsFiles;
+}
+
+export interface TlsFiles {
+  /** The test CA's certificate: what clients must trust. */
+  ca: string;
+  cert: string;
+  key: string;
+}
+
+/**
+ * A throwaway CA and a server certificate for 127.0.0.1 and localhost, made with openssl (P-256,
+ * valid two days), for a mosquitto TLS listener.
+ */
+export function makeTlsFiles(dir: string): TlsFiles {
+  const f = (name: string) => join(dir, name);
+  const run = (args: string[]) => {
+    const r = spawnSync("openssl", args, { encoding: "utf8", cwd: dir });
+    if (r.status !== 0) throw new Error(`openssl ${args[0]} failed: ${r.stderr}`);
+  };
+  const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
+  run([
+    "req",
+    "-x509",
+    ...ec,
+    "-keyout",
+    f("ca.key"),
+    "-out",
+    f("ca.pem"),
+    "-days",
+    "2",
+    "-subj",
+    "/CN=ser-edge test CA",
+  ]);
+  run([
+    "req",
+    ...ec,
+    "-keyout",
+    f("server.key"),
+    "-out",
+    f("server.csr"),
+    "-subj",
+    "/CN=localhost",
+  ]);
+  writeFileSync(f("san.ext"), "subjectAltName=DNS:localhost,IP:127.0.0.1\n");
+  run([
+    "x509",
+    "-req",
+    "-in",
+    f("server.csr"),
+    "-CA",
+    f("ca.pem"),
+    "-CAkey",
+    f("ca.key"),
+    "-CAcreateserial",
+    "-out",
+    f("server.pem"),
+    "-days",
+    "2",
+    "-extfile",
+    f("san.ext"),
+  ]);
+  return { ca: f("ca.pem"), cert: f("server.pem"), key: f("server.key") };
 }
 
 /** A real mosquitto on 127.0.0.1 and a free port; stop() and start() keep the port. */
@@ -76,10 +140,13 @@ export class Mosquitto {
   private child: ChildProcess | undefined;
   private stderr = "";
 
+  private readonly tls: boolean;
+
   private constructor(
     readonly port: number,
     opts: MosquittoOptions,
   ) {
+    this.tls = opts.tls !== undefined;
     this.dir = tmp("broker");
     this.conf = join(this.dir, "mosquitto.conf");
     const lines = [
@@ -92,6 +159,9 @@ export class Mosquitto {
     ];
     if (opts.persistence) {
       lines.push("persistence true", `persistence_location ${this.dir}/`, "autosave_interval 1");
+    }
+    if (opts.tls) {
+      lines.push(`cafile ${opts.tls.ca}`, `certfile ${opts.tls.cert}`, `keyfile ${opts.tls.key}`);
     }
     if (opts.users) {
       const pw = join(this.dir, "passwd");
@@ -122,7 +192,7 @@ export class Mosquitto {
   }
 
   get url(): string {
-    return `mqtt://127.0.0.1:${this.port}`;
+    return `${this.tls ? "mqtts" : "mqtt"}://127.0.0.1:${this.port}`;
   }
 
   get running(): boolean {

@@ -17,7 +17,7 @@ export class AgentProcess {
   private stderr = "";
   private partial = "";
 
-  constructor(args: string[]) {
+  constructor(args: string[], env: Record<string, string> = {}) {
     this.child = spawn(
       process.execPath,
       [
@@ -34,7 +34,7 @@ export class AgentProcess {
       ],
       {
         cwd: ROOT,
-        env: { PATH: process.env.PATH, HOME: process.env.HOME },
+        env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
         stdio: ["pipe", "ignore", "pipe"],
       },
     );

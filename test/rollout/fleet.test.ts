@@ -130,6 +130,25 @@ describe("rollout over MQTT", { concurrency: false }, () => {
       err: () => {},
     });
     assert.equal(code, 0);
+    let table = "";
+    assert.equal(
+      await trainer(["fleet", "status", "--broker", broker.url, "--fleet", "lab"], {
+        out: (t) => {
+          table += t;
+        },
+        err: () => {},
+      }),
+      0,
+    );
+    const lines = table.trimEnd().split("\n");
+    assert.match(lines[0], /^DEVICE\s+FLEET\s+AVAILABILITY\s+MODEL\s+LAST ROLLOUT\s+STATUS$/);
+    assert.equal(lines.length, 4);
+    for (const [i, id] of ["a1", "a2", "a3"].entries()) {
+      assert.match(
+        lines[i + 1],
+        new RegExp(`^${id}\\s+lab\\s+online\\s+0\\.0\\.2\\s+applied 0\\.0\\.2 `),
+      );
+    }
     const rows = JSON.parse(out) as {
       device: string;
       availability: string;
@@ -262,6 +281,58 @@ describe("rollout over MQTT", { concurrency: false }, () => {
     for (let i = 0; i < 20 && s?.version !== "0.0.4"; i++) s = await stateOf("a3");
     assert.equal(s?.status, "applied");
     assert.equal(s?.version, "0.0.4");
+  });
+
+  test("a swap while speech streams in drops no utterance: old model, then new, no gap", async () => {
+    const a2 = agents.get("a2") as AgentProcess;
+    const rec = await Recorder.connect(broker.url, ["ser-edge/a2/emotion"]);
+    try {
+      const silence = Buffer.alloc(16000 * 2); // 1 s
+      const clips: Buffer[] = [];
+      for (const f of FIXTURE_CLIPS) {
+        clips.push(Buffer.from(encodeS16le((await readAudioFile(f)).samples)), silence);
+      }
+      const stream = Buffer.concat(clips);
+      const chunk = 3200; // 100 ms, fed every 50 ms: twice real time, as a microphone would
+      const { payload } = envelope(version(base, "0.0.5", keys.privateKey), base.model);
+      let pushed = false;
+      for (let o = 0; o < stream.length; o += chunk) {
+        a2.feed(stream.subarray(o, o + chunk));
+        if (!pushed && o >= stream.length / 2) {
+          pushed = true;
+          void rec.client.publishAsync("ser-edge/a2/model/set", payload, { qos: 1 });
+        }
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      const events = (await rec.waitFor("ser-edge/a2/emotion", FIXTURE_CLIPS.length, 30_000)).map(
+        (m) => JSON.parse(m.payload) as { seq: number; model: { version: string } },
+      );
+      await new Promise((r) => setTimeout(r, 500));
+      assert.equal(
+        rec.on("ser-edge/a2/emotion").length,
+        FIXTURE_CLIPS.length,
+        "one event per clip",
+      );
+      const seqs = events.map((e) => e.seq);
+      assert.deepEqual(
+        seqs,
+        seqs.map((_, i) => seqs[0] + i),
+        "no gap in seq",
+      );
+      const versions = events.map((e) => e.model.version);
+      const firstNew = versions.indexOf("0.0.5");
+      assert.ok(firstNew > 0, `old model first, then the new one: ${versions.join(" ")}`);
+      assert.ok(
+        versions.slice(firstNew).every((v) => v === "0.0.5"),
+        versions.join(" "),
+      );
+      assert.ok(
+        versions.slice(0, firstNew).every((v) => v === "0.0.4"),
+        versions.join(" "),
+      );
+    } finally {
+      await rec.close();
+    }
   });
 
   test("a crash while the new model is on probation brings the previous one back", async () => {
