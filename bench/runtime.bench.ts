@@ -8,8 +8,9 @@
 //   limit). The harness and signals are agent/src/bench's, which `ser-agent bench` runs on a board.
 // - Latency: utterance closed by the detector → event received by an MQTT subscriber, and the
 //   utterance's last sample → received, with the clips played in real time (1 s gaps).
-// - Memory: RSS of `ser-agent run --fast --exit-at-end` (a child process, from the sources via
-//   tsx) replaying a long input (the clips with 1 s gaps, repeated); Linux /proc.
+// - Memory: RSS of `ser-agent run --fast --exit-at-end` (a child process, the built launcher
+//   with the unit's memory settings) replaying an hour of input (the clips with 1 s gaps,
+//   repeated; decoded one at a time as they play); Linux /proc.
 //
 // Model: models/default when it exists, else a test bundle (small TDNN) built on the fly.
 // Run alone: node --conditions=source --import tsx bench/runtime.bench.ts [--quick]
@@ -40,7 +41,7 @@ export interface RuntimeBenchOptions {
   cpuSeconds?: number;
   /** Real-time passes over the 9 clips for the latency figures. Default 2 (~80 s). */
   latencyPasses?: number;
-  /** Minutes of audio replayed for the memory figure. Default 10. */
+  /** Minutes of audio replayed for the memory figure. Default 60 (the issue's hour). */
   memoryMinutes?: number;
 }
 
@@ -112,17 +113,19 @@ async function runAgent(modelDir: string, source: AudioSource, fast: boolean): P
   }
 }
 
-/** The real command (`ser-agent run --fast --exit-at-end`) in a child, its RSS from /proc. */
+/**
+ * The real command (`ser-agent run --fast --exit-at-end`) in a child, with the unit's memory
+ * settings, its RSS from /proc. The files are decoded one at a time as they play.
+ */
 async function replayInChild(modelDir: string, files: string[]): Promise<RuntimeBench["memory"]> {
   const root = fileURLToPath(new URL("../", import.meta.url));
   const port = await freePort();
   const child = spawn(
     process.execPath,
+    // The built launcher, as installed (npm run bench builds first): no tsx loader in the
+    // figure (tsx also crashes on command lines of several hundred files).
     [
-      "--conditions=source",
-      "--import",
-      "tsx",
-      join(root, "test/runtime/ser-agent.ts"),
+      join(root, "agent/bin/ser-agent.js"),
       "run",
       "--input",
       ...files,
@@ -137,7 +140,14 @@ async function replayInChild(modelDir: string, files: string[]): Promise<Runtime
     ],
     {
       cwd: root,
-      env: { PATH: process.env.PATH, HOME: process.env.HOME },
+      // The service's memory settings (deploy/ser-agent.service): a 1 MiB young generation and
+      // two malloc arenas.
+      env: {
+        PATH: process.env.PATH,
+        HOME: process.env.HOME,
+        NODE_OPTIONS: "--max-semi-space-size=1",
+        MALLOC_ARENA_MAX: "2",
+      },
       stdio: ["ignore", "ignore", "pipe"],
     },
   );
@@ -153,8 +163,8 @@ async function replayInChild(modelDir: string, files: string[]): Promise<Runtime
       const line = buffered.slice(0, i);
       buffered = buffered.slice(i + 1);
       try {
-        const j = JSON.parse(line) as { msg: string; seconds?: number };
-        if (j.msg === "file source started") seconds = j.seconds ?? 0;
+        const j = JSON.parse(line) as { msg: string; audio_s?: number };
+        if (j.msg === "audio input ended") seconds = j.audio_s ?? 0;
         if (j.msg === "agent running") phase = "running";
         if (j.msg === "emotion") events++;
         if (j.msg === "audio input ended") phase = "ended";
@@ -194,7 +204,7 @@ async function replayInChild(modelDir: string, files: string[]): Promise<Runtime
 export async function benchRuntime(options: RuntimeBenchOptions = {}): Promise<RuntimeBench> {
   const cpuSeconds = options.cpuSeconds ?? 120;
   const passes = options.latencyPasses ?? 2;
-  const minutes = options.memoryMinutes ?? 10;
+  const minutes = options.memoryMinutes ?? 60;
   const dir = mkdtempSync(join(tmpdir(), "ser-bench-runtime-"));
   try {
     const shipped = fileURLToPath(new URL("../models/default", import.meta.url));
@@ -264,7 +274,7 @@ export function runtimeMarkdown(b: RuntimeBench): string {
     `| utterance closed → MQTT message received (loopback), real-time input | p50 ${f(b.latency.closed_to_received_p50_ms)} ms, p95 ${f(b.latency.closed_to_received_p95_ms)} ms (${b.latency.events} events; inference p50 ${f(b.latency.inference_p50_ms)} ms) |`,
     `| utterance's last sample → MQTT message received | p50 ${f(b.latency.end_sample_to_received_p50_ms, 0)} ms, p95 ${f(b.latency.end_sample_to_received_p95_ms, 0)} ms (the detector's decision lag included; the ${400} ms hangover comes before) |`,
     `| RSS replaying ${f(b.memory.audio_minutes, 1)} min (${b.memory.events} events), fast input | start ${f(b.memory.rss_after_start_mb)} MiB, at 10% ${f(b.memory.rss_after_10pct_mb)} MiB, end ${f(b.memory.rss_end_mb)} MiB, max ${f(b.memory.rss_max_mb)} MiB; growth after warm-up ${f(b.memory.growth_after_warmup_mb)} MiB |`,
-    "\nCPU is the process's CPU time (all threads; ONNX Runtime and Silero on one thread each, the broker in the same process) divided by the audio's duration; RSS is the child process's (`ser-agent run` from the sources through tsx, whose loader adds a few MiB) and includes the decoded input held in memory (4 bytes per sample).",
+    "\nCPU is the process's CPU time (all threads; ONNX Runtime and Silero on one thread each, the broker in the same process) divided by the audio's duration; RSS is the child process's (`ser-agent run`, the built launcher as installed), with the unit's NODE_OPTIONS=--max-semi-space-size=1 and MALLOC_ARENA_MAX=2; the input files are decoded one at a time as they play.",
   ].join("\n");
 }
 

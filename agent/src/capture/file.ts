@@ -41,9 +41,10 @@ export class FileSource extends BaseAudioSource {
 
   async start(): Promise<void> {
     if (!this.beginRunning()) return;
-    let samples: Float32Array;
+    const pieces = this.pieces();
+    let first: IteratorResult<Float32Array>;
     try {
-      samples = await this.load();
+      first = await pieces.next();
     } catch (err) {
       this.finish("error");
       throw err;
@@ -51,19 +52,27 @@ export class FileSource extends BaseAudioSource {
     if (this.state !== "running") return; // stopped while loading
     this.logger?.info("file source started", {
       path: this.path,
-      seconds: samples.length / CAPTURE_SAMPLE_RATE,
+      seconds: first.done ? 0 : first.value.length / CAPTURE_SAMPLE_RATE,
       fast: this.fast,
     });
-    if (this.fast) void this.playFast(samples);
-    else this.playRealTime(samples);
+    void this.play(first.done ? undefined : first.value, pieces);
   }
 
   /**
-   * The whole recording, mono at 16 kHz. Subclasses may assemble it otherwise (several files,
-   * generated audio); an error rejects start() and ends the source with reason "error".
+   * The whole recording, mono at 16 kHz. Subclasses may assemble it otherwise (generated audio);
+   * an error rejects start() and ends the source with reason "error".
    */
   protected async load(): Promise<Float32Array> {
     return (await readAudioFile(this.path, { targetRate: CAPTURE_SAMPLE_RATE })).samples;
+  }
+
+  /**
+   * The recording as consecutive pieces, played as one stream; by default the one loaded file.
+   * Subclasses that play many files yield them one at a time, so that only the piece playing is
+   * held in memory. An error from the first piece rejects start().
+   */
+  protected async *pieces(): AsyncGenerator<Float32Array> {
+    yield await this.load();
   }
 
   async stop(): Promise<void> {
@@ -83,51 +92,60 @@ export class FileSource extends BaseAudioSource {
     this.resumeWaiter?.();
   }
 
-  private chunkAt(samples: Float32Array, k: number): Float32Array {
-    return samples.slice(k * this.chunkSamples, (k + 1) * this.chunkSamples);
-  }
-
-  private playRealTime(samples: Float32Array): void {
-    const n = Math.ceil(samples.length / this.chunkSamples);
-    const msPerSample = 1000 / CAPTURE_SAMPLE_RATE;
+  /**
+   * Delivers the pieces in chunks: in real time, each chunk when its last sample "has been
+   * recorded" (catching up if a timer fired late), or as fast as the consumer takes them.
+   */
+  private async play(
+    first: Float32Array | undefined,
+    rest: AsyncGenerator<Float32Array>,
+  ): Promise<void> {
     const t0 = performance.now();
     const wall0 = Date.now();
-    let k = 0;
-    const step = () => {
-      this.timer = undefined;
-      // Deliver every chunk whose end is due (catching up if the timer fired late).
-      const elapsed = performance.now() - t0;
-      while (this.state === "running" && k < n) {
-        const end = Math.min((k + 1) * this.chunkSamples, samples.length);
-        if (end * msPerSample > elapsed) break;
-        this.deliver(this.chunkAt(samples, k), wall0 + k * this.chunkSamples * msPerSample);
-        k++;
+    const msPerSample = 1000 / CAPTURE_SAMPLE_RATE;
+    let piece = first;
+    let offset = 0;
+    let position = 0;
+    while (this.state === "running") {
+      if (!piece || offset >= piece.length) {
+        let next: IteratorResult<Float32Array>;
+        try {
+          next = await rest.next();
+        } catch (err) {
+          this.logger?.error("file source failed", { path: this.path, error: err });
+          if (this.state === "running") this.finish("error");
+          return;
+        }
+        if (next.done) break;
+        piece = next.value;
+        offset = 0;
+        continue;
+      }
+      const chunk = piece.slice(offset, offset + this.chunkSamples);
+      offset += chunk.length;
+      const startMs = position * msPerSample;
+      position += chunk.length;
+      if (this.fast) {
+        await yieldToLoop();
+        while (this.paused && this.state === "running") {
+          await new Promise<void>((resolve) => {
+            this.resumeWaiter = resolve;
+          });
+          this.resumeWaiter = undefined;
+        }
+      } else {
+        const wait = position * msPerSample - (performance.now() - t0);
+        if (wait > 0) {
+          await new Promise<void>((resolve) => {
+            this.resumeWaiter = resolve;
+            this.timer = setTimeout(resolve, wait);
+          });
+          this.timer = undefined;
+          this.resumeWaiter = undefined;
+        }
       }
       if (this.state !== "running") return;
-      if (k >= n) {
-        this.finish("eof");
-        return;
-      }
-      const due = Math.min((k + 1) * this.chunkSamples, samples.length) * msPerSample;
-      this.timer = setTimeout(step, Math.max(0, due - (performance.now() - t0)));
-    };
-    step();
-  }
-
-  private async playFast(samples: Float32Array): Promise<void> {
-    const n = Math.ceil(samples.length / this.chunkSamples);
-    const wall0 = Date.now();
-    for (let k = 0; k < n; k++) {
-      await yieldToLoop();
-      while (this.paused && this.state === "running") {
-        await new Promise<void>((resolve) => {
-          this.resumeWaiter = resolve;
-        });
-        this.resumeWaiter = undefined;
-      }
-      if (this.state !== "running") return;
-      const timeMs = wall0 + (k * this.chunkSamples * 1000) / CAPTURE_SAMPLE_RATE;
-      this.deliver(this.chunkAt(samples, k), timeMs);
+      this.deliver(chunk, wall0 + startMs);
     }
     if (this.state === "running") this.finish("eof");
   }

@@ -546,7 +546,11 @@ export class Agent {
     const reason: EndReason = this.stopRequested ? "stopped" : (this.endReason ?? "eof");
     this.endReason = reason;
     if (!this.stopRequested) {
-      this.logger.info("audio input ended", { source: this.sourceName, reason });
+      this.logger.info("audio input ended", {
+        source: this.sourceName,
+        reason,
+        audio_s: Math.round((this.clock.position / CAPTURE_SAMPLE_RATE) * 1000) / 1000,
+      });
       this.setPhase("input ended", reason);
     }
     this.resolveEnded(reason);

@@ -16,8 +16,9 @@ export interface PlaylistEntry {
 
 /**
  * Audio files played one after the other as one stream, with `gapMs` of digital silence between
- * them: what `ser-agent run --input a.wav b.flac ...` listens to. Every file is decoded (and
- * resampled to 16 kHz mono) by start(), which rejects if one cannot be read. Played in real time
+ * them: what `ser-agent run --input a.wav b.flac ...` listens to. Each file is decoded (and
+ * resampled to 16 kHz mono) when its turn comes; start() rejects if the first cannot be read,
+ * later unreadable files are skipped with an error in the log. Played in real time
  * or, with `fast`, as fast as the consumer takes it, like FileSource.
  */
 export class PlaylistSource extends FileSource {
@@ -39,7 +40,7 @@ export class PlaylistSource extends FileSource {
     });
   }
 
-  /** Where each file lies in the stream (known once start() resolved). */
+  /** Where each file lies in the stream (known for every file decoded so far). */
   get entries(): readonly PlaylistEntry[] {
     return this.layout;
   }
@@ -69,23 +70,30 @@ export class PlaylistSource extends FileSource {
     return best?.file;
   }
 
-  protected override async load(): Promise<Float32Array> {
-    const parts: Float32Array[] = [];
-    for (const file of this.files) {
-      parts.push((await readAudioFile(file, { targetRate: CAPTURE_SAMPLE_RATE })).samples);
-    }
-    const total =
-      parts.reduce((n, p) => n + p.length, 0) + this.gapSamples * Math.max(0, parts.length - 1);
-    const out = new Float32Array(total);
-    const layout: PlaylistEntry[] = [];
+  /**
+   * The files one at a time, decoded when their turn comes (only the file playing is held in
+   * memory, so an hour of files replays in constant memory), with the gaps between them. A file
+   * that cannot be read ends the stream with its error if it is the first (start() rejects), and
+   * is skipped with an error in the log otherwise, so one bad file does not end a long replay.
+   */
+  protected override async *pieces(): AsyncGenerator<Float32Array> {
     let at = 0;
-    parts.forEach((p, i) => {
-      if (i > 0) at += this.gapSamples;
-      out.set(p, at);
-      layout.push({ file: this.files[i], startSample: at, endSample: at + p.length });
-      at += p.length;
-    });
-    this.layout = layout;
-    return out;
+    for (const [i, file] of this.files.entries()) {
+      let samples: Float32Array;
+      try {
+        samples = (await readAudioFile(file, { targetRate: CAPTURE_SAMPLE_RATE })).samples;
+      } catch (err) {
+        if (i === 0) throw err;
+        this.logger?.error("skipping an unreadable file", { file, error: err });
+        continue;
+      }
+      if (this.layout.length > 0 && this.gapSamples > 0) {
+        yield new Float32Array(this.gapSamples);
+        at += this.gapSamples;
+      }
+      this.layout.push({ file, startSample: at, endSample: at + samples.length });
+      at += samples.length;
+      yield samples;
+    }
   }
 }
