@@ -1,9 +1,10 @@
 // Remote rollout with real parts: a real mosquitto, real `ser-agent run` processes (audio on
 // stdin), the real `ser-trainer push` and `fleet status` commands, files on disk.
 import assert from "node:assert/strict";
-import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { connectAsync } from "mqtt";
 import { readAudioFile } from "../../agent/src/audio/index.js";
 import { encodeS16le } from "../../agent/src/capture/pcm.js";
 import { type Manifest, readBundle } from "../../agent/src/model/index.js";
@@ -332,6 +333,67 @@ describe("rollout over MQTT", { concurrency: false }, () => {
       );
     } finally {
       await rec.close();
+    }
+  });
+
+  test("push --rollback goes back on purpose; the same authorisation replayed later is refused", async () => {
+    // a2 runs 0.0.5 (previous test). Back to 0.0.2 with the trainer's --rollback.
+    const keyFile = join(root, "keys", "fleet.key");
+    writeFileSync(keyFile, keys.privateKey.export({ type: "pkcs8", format: "pem" }));
+    const dir = bundleDir("v002-again", version(base, "0.0.2", keys.privateKey));
+    const plain = await push([dir, "--device", "a2", "--wait-sec", "20"]);
+    assert.equal(plain.code, 1, "without --rollback an older version is refused");
+    assert.match(plain.out, /a2 {2}rejected \[not-newer\]/);
+    const back = await push([
+      dir,
+      "--device",
+      "a2",
+      "--rollback",
+      "--key",
+      keyFile,
+      "--wait-sec",
+      "20",
+    ]);
+    assert.equal(back.code, 0, back.out + back.err);
+    assert.match(back.out, /a2 {2}applied: rolled back on purpose from 0\.0\.5/);
+    // What the trainer published, as someone holding the broker password could record it.
+    const spy = await connectAsync(broker.url, { reconnectPeriod: 0 });
+    const recorded = await new Promise<Buffer>((resolve) => {
+      spy.on("message", (_t, payload) => resolve(payload));
+      void spy.subscribeAsync("ser-edge/a2/model/set", { qos: 1 });
+    });
+    // The fleet moves on to a new model, then the recorded rollback is replayed.
+    const next = await push([
+      bundleDir("v006", version(base, "0.0.6", keys.privateKey)),
+      "--device",
+      "a2",
+      "--wait-sec",
+      "20",
+    ]);
+    assert.equal(next.code, 0, next.out + next.err);
+    const rec = await Recorder.connect(broker.url, ["ser-edge/a2/model/state"]);
+    try {
+      await spy.publishAsync("ser-edge/a2/model/set", recorded, { qos: 1 });
+      const id = JSON.parse(recorded.subarray(9, 9 + recorded.readUInt32BE(5)).toString("utf8"))
+        .id as string;
+      await waitUntil(
+        () =>
+          rec
+            .on("ser-edge/a2/model/state")
+            .some((m) => parseModelStateReport(m.payload)?.id === id),
+        "a report on the replay",
+        20_000,
+      );
+      const r = rec
+        .on("ser-edge/a2/model/state")
+        .map((m) => parseModelStateReport(m.payload))
+        .find((x) => x?.id === id);
+      assert.equal(r?.status, "rejected");
+      assert.equal(r?.code, "rollback-invalid");
+      assert.equal(r?.current, "0.0.6");
+    } finally {
+      await rec.close();
+      await spy.endAsync();
     }
   });
 
