@@ -237,6 +237,22 @@ describe("model store", () => {
   });
 });
 
+/** A device's rollout manager as the agent builds it, with a 60 s probation. */
+function managerFor(store: ModelStore, device: string, maxModelErrors: number) {
+  return new RolloutManager({
+    store,
+    keys: [keys.publicKey],
+    requireInstalledSignature: false,
+    device,
+    topics: { set: "set", state: "state" },
+    maxBytes: 1_000_000,
+    probationMs: 60_000,
+    maxModelErrors,
+    threads: 1,
+    logger: memoryLogger(),
+  });
+}
+
 describe("probation", () => {
   const host = (manifest: () => Manifest, swaps: ModelRunner[]) => ({
     manifest,
@@ -257,19 +273,7 @@ describe("probation", () => {
       until: Date.now() + 60_000,
     });
     // The process is killed here: probation.json still says running.
-    const logger = memoryLogger();
-    const manager = new RolloutManager({
-      store: await ModelStore.open(dir, base.dir),
-      keys: [keys.publicKey],
-      requireInstalledSignature: false,
-      device: "d1",
-      topics: { set: "s", state: "state" },
-      maxBytes: 1_000_000,
-      probationMs: 60_000,
-      maxModelErrors: 3,
-      threads: 1,
-      logger,
-    });
+    const manager = managerFor(await ModelStore.open(dir, base.dir), "d1", 3);
     const loaded: string[] = [];
     await manager.startup(async (d) => {
       loaded.push(d);
@@ -295,20 +299,8 @@ describe("probation", () => {
 
   test("repeated model errors during probation swap the previous model back in", async () => {
     const dir = join(root, "store3");
-    const logger = memoryLogger();
     const store = await ModelStore.open(dir, base.dir);
-    const manager = new RolloutManager({
-      store,
-      keys: [keys.publicKey],
-      requireInstalledSignature: false,
-      device: "d2",
-      topics: { set: "set", state: "state" },
-      maxBytes: 1_000_000,
-      probationMs: 60_000,
-      maxModelErrors: 2,
-      threads: 1,
-      logger,
-    });
+    const manager = managerFor(store, "d2", 2);
     await manager.startup(async (d) => d);
     let running: Manifest = base.manifest;
     const swaps: ModelRunner[] = [];

@@ -3,7 +3,6 @@
 import { generateKeyPairSync, type KeyObject } from "node:crypto";
 import { cpSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import * as tf from "@tensorflow/tfjs";
 import {
   MANIFEST_FILE,
   type Manifest,
@@ -13,9 +12,8 @@ import {
   signManifest,
 } from "../../agent/src/model/index.js";
 import { encodeEnvelope, signRollback } from "../../agent/src/rollout/index.js";
-import { exportModel } from "../../trainer/src/onnx/export.js";
-import { ARCH_DEFAULTS, initParams, type ModelSpec } from "../../trainer/src/train/models.js";
-import { buildTestBundle } from "../runtime/bundle.js";
+import { main as trainer } from "../../trainer/src/cli.js";
+import { buildTestBundle, exportTestGraph } from "../runtime/bundle.js";
 
 export interface Keys {
   privateKey: KeyObject;
@@ -91,23 +89,9 @@ export function writeBundleDir(dir: string, manifest: Manifest, model: Uint8Arra
   return dir;
 }
 
-/** The same TDNN shape with another input width or class count: a graph that fits no manifest. */
-export function otherGraph(
-  base: Base,
-  change: { inputDim?: number; classes?: number },
-): Uint8Array {
-  const width = base.manifest.input.shape.at(-1) as number;
-  const spec: ModelSpec = {
-    ...ARCH_DEFAULTS.tdnn,
-    hidden: 32,
-    inputDim: change.inputDim ?? width,
-    classes: change.classes ?? base.manifest.labels.length,
-  };
-  const vars = initParams(spec, 3);
-  const weights = new Map([...vars].map(([k, v]) => [k, v.dataSync().slice() as Float32Array]));
-  tf.dispose([...vars.values()]);
-  return exportModel(spec, weights, { name: "other", producerVersion: "0.0.0", metadata: {} });
-}
+/** The test TDNN with another input width or class count: a graph that fits no manifest. */
+export const otherGraph = (change: { inputDim?: number; classes?: number }) =>
+  exportTestGraph(change, 3);
 
 /**
  * The nine bundles a device must refuse, each with the reason code it must give, all pushed as
@@ -151,13 +135,13 @@ export function badPushes(
     "not-newer",
     envelope(version(base, "0.0.0", keys.privateKey), base.model),
   );
-  const narrow = otherGraph(base, { inputDim: (base.manifest.input.shape.at(-1) as number) - 1 });
+  const narrow = otherGraph({ inputDim: (base.manifest.input.shape.at(-1) as number) - 1 });
   add(
     "input shape that does not match",
     "io-mismatch",
     envelope(manifestFor(base, narrow, { version: next(6) }, keys.privateKey), narrow),
   );
-  const wide = otherGraph(base, { classes: base.manifest.labels.length + 1 });
+  const wide = otherGraph({ classes: base.manifest.labels.length + 1 });
   add(
     "label count that does not match",
     "io-mismatch",
@@ -181,4 +165,21 @@ export function badPushes(
 export function copyDir(from: string, to: string): string {
   cpSync(from, to, { recursive: true });
   return to;
+}
+
+/** `ser-trainer ARGS...` in this process (real MQTT, real files), with what it printed. */
+export async function runTrainer(
+  args: string[],
+): Promise<{ code: number; out: string; err: string }> {
+  let out = "";
+  let err = "";
+  const code = await trainer(args, {
+    out: (t) => {
+      out += t;
+    },
+    err: (t) => {
+      err += t;
+    },
+  });
+  return { code, out, err };
 }

@@ -9,7 +9,6 @@ import { readAudioFile } from "../../agent/src/audio/index.js";
 import { encodeS16le } from "../../agent/src/capture/pcm.js";
 import { type Manifest, readBundle } from "../../agent/src/model/index.js";
 import { parseModelStateReport } from "../../agent/src/rollout/index.js";
-import { main as trainer } from "../../trainer/src/cli.js";
 import { Mosquitto, Recorder, retained, tmp, waitUntil } from "../mqtt/helpers.js";
 import { FIXTURE_CLIPS } from "../runtime/bundle.js";
 import { AgentProcess } from "./agent-process.js";
@@ -21,6 +20,7 @@ import {
   type Keys,
   makeKeys,
   manifestFor,
+  runTrainer,
   version,
   writeBundleDir,
 } from "./fixtures.js";
@@ -63,19 +63,7 @@ function startAgent(id: string, extra: string[] = []): AgentProcess {
 const connected = (a: AgentProcess) =>
   a.waitForLog("mqtt subscribed", (l) => String(l.topic).endsWith("/model/set"));
 
-async function push(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = "";
-  let err = "";
-  const code = await trainer(["push", ...args, "--broker", broker.url], {
-    out: (t) => {
-      out += t;
-    },
-    err: (t) => {
-      err += t;
-    },
-  });
-  return { code, out, err };
-}
+const push = (args: string[]) => runTrainer(["push", ...args, "--broker", broker.url]);
 
 async function stateOf(device: string) {
   const m = await retained(broker.url, `ser-edge/${device}/model/state`);
@@ -123,25 +111,11 @@ describe("rollout over MQTT", { concurrency: false }, () => {
     const retainedFleet = await retained(broker.url, "ser-edge/fleet/lab/model");
     assert.ok(retainedFleet, "the push stays retained for devices that are offline");
 
-    let out = "";
-    const code = await trainer(["fleet", "status", "--broker", broker.url, "--json"], {
-      out: (t) => {
-        out += t;
-      },
-      err: () => {},
-    });
-    assert.equal(code, 0);
-    let table = "";
-    assert.equal(
-      await trainer(["fleet", "status", "--broker", broker.url, "--fleet", "lab"], {
-        out: (t) => {
-          table += t;
-        },
-        err: () => {},
-      }),
-      0,
-    );
-    const lines = table.trimEnd().split("\n");
+    const status = await runTrainer(["fleet", "status", "--broker", broker.url, "--json"]);
+    assert.equal(status.code, 0);
+    const listed = await runTrainer(["fleet", "status", "--broker", broker.url, "--fleet", "lab"]);
+    assert.equal(listed.code, 0);
+    const lines = listed.out.trimEnd().split("\n");
     assert.match(lines[0], /^DEVICE\s+FLEET\s+AVAILABILITY\s+MODEL\s+LAST ROLLOUT\s+STATUS$/);
     assert.equal(lines.length, 4);
     for (const [i, id] of ["a1", "a2", "a3"].entries()) {
@@ -150,7 +124,7 @@ describe("rollout over MQTT", { concurrency: false }, () => {
         new RegExp(`^${id}\\s+lab\\s+online\\s+0\\.0\\.2\\s+applied 0\\.0\\.2 `),
       );
     }
-    const rows = JSON.parse(out) as {
+    const rows = JSON.parse(status.out) as {
       device: string;
       availability: string;
       model: string;

@@ -4,10 +4,17 @@ import assert from "node:assert/strict";
 import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { main as trainer } from "../../trainer/src/cli.js";
 import { Mosquitto, makeTlsFiles, type TlsFiles, tmp } from "../mqtt/helpers.js";
 import { AgentProcess } from "./agent-process.js";
-import { type Base, baseBundle, type Keys, makeKeys, version, writeBundleDir } from "./fixtures.js";
+import {
+  type Base,
+  baseBundle,
+  type Keys,
+  makeKeys,
+  runTrainer,
+  version,
+  writeBundleDir,
+} from "./fixtures.js";
 
 let root: string;
 let tls: TlsFiles;
@@ -33,19 +40,7 @@ after(async () => {
   rmSync(root, { recursive: true, force: true });
 });
 
-async function push(args: string[]) {
-  let out = "";
-  let err = "";
-  const code = await trainer(["push", ...args], {
-    out: (t) => {
-      out += t;
-    },
-    err: (t) => {
-      err += t;
-    },
-  });
-  return { code, out, err };
-}
+const push = (args: string[]) => runTrainer(["push", ...args]);
 
 test("over mqtts:// with a password: the agent connects, a push is applied and reported", async () => {
   assert.match(broker.url, /^mqtts:/);

@@ -54,6 +54,25 @@ const PARAMS = resolveFeatureParams();
 const WIDTH = PARAMS.nMfcc;
 const SPEC: ModelSpec = { ...ARCH_DEFAULTS.tdnn, hidden: 32, inputDim: WIDTH, classes: 4 };
 
+/**
+ * The test TDNN with seeded weights as ONNX bytes; `change` gives other input widths or class
+ * counts (graphs that fit no manifest, for the rollout tests).
+ */
+export function exportTestGraph(
+  change: { inputDim?: number; classes?: number },
+  seed: number,
+  metadata: Record<string, string> = {},
+): Uint8Array {
+  const spec: ModelSpec = { ...SPEC, ...change };
+  const vars = initParams(spec, seed);
+  const weights = new Map([...vars].map(([k, v]) => [k, v.dataSync().slice() as Float32Array]));
+  tf.dispose([...vars.values()]);
+  for (const [k, v] of weights) {
+    if (k.endsWith("/b")) for (let i = 0; i < v.length; i++) v[i] = 0.1 * Math.sin(i);
+  }
+  return exportModel(spec, weights, { name: "test", producerVersion: "0.0.0", metadata });
+}
+
 export interface TestBundle {
   dir: string;
   manifest: Manifest;
@@ -75,17 +94,7 @@ export async function buildTestBundle(
     o += f.length;
   }
   const stats = columnStats(all, WIDTH);
-  const vars = initParams(SPEC, 7);
-  const weights = new Map([...vars].map(([k, v]) => [k, v.dataSync().slice() as Float32Array]));
-  tf.dispose([...vars.values()]);
-  for (const [k, v] of weights) {
-    if (k.endsWith("/b")) for (let i = 0; i < v.length; i++) v[i] = 0.1 * Math.sin(i);
-  }
-  const bytes = exportModel(SPEC, weights, {
-    name: "test",
-    producerVersion: "0.0.0",
-    metadata: { labels: LABELS.join(",") },
-  });
+  const bytes = exportTestGraph({}, 7, { labels: LABELS.join(",") });
   const split = { speakers: ["ravdess:01"], clips: 4, labelCounts: { neutral: 1 } };
   const draft: ManifestDraft = {
     schema: MANIFEST_SCHEMA,

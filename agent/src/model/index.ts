@@ -35,4 +35,4 @@ export {
 } from "./signature.js";
 export { loadTrustedModel } from "./trusted.js";
 export { validateManifest } from "./validate.js";
-export { compareVersions, isNewerVersion } from "./version.js";
+export { compareVersions, isNewerVersion, isSemver } from "./version.js";

@@ -5,6 +5,7 @@ import {
 } from "../features/params.js";
 import { ModelError } from "./errors.js";
 import { MANIFEST_SCHEMA, type Manifest } from "./manifest.js";
+import { isSemver } from "./version.js";
 
 type Rec = Record<string, unknown>;
 const isRec = (v: unknown): v is Rec => typeof v === "object" && v !== null && !Array.isArray(v);
@@ -192,8 +193,6 @@ function checkReference(p: Problems, m: Rec, width: number | undefined, nLabels:
   });
 }
 
-const SEMVER = /^\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$/;
-
 /** Checks the structure of a parsed manifest.json; `path` names it in the error. */
 export function validateManifest(value: unknown, path: string): Manifest {
   const fail = (problem: string) => new ModelError("manifest-invalid", path, problem);
@@ -211,7 +210,7 @@ export function validateManifest(value: unknown, path: string): Manifest {
   for (const k of ["name", "version", "createdAt"]) p.str(m, k, "");
   if (typeof m.version === "string" && m.version !== "") {
     // Rollout compares versions (anti-rollback): they must be ordered.
-    p.need(SEMVER.test(m.version), "version", "a semantic version such as 1.2.0", m.version);
+    p.need(isSemver(m.version), "version", "a semantic version such as 1.2.0", m.version);
   }
   p.strings(m, "labels", "", true);
   const labels = Array.isArray(m.labels) ? m.labels : [];

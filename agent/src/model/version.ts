@@ -31,5 +31,8 @@ export function compareVersions(a: string, b: string): number {
   return x.pre.length - y.pre.length;
 }
 
+/** True for MAJOR.MINOR.PATCH[-PRERELEASE][+BUILD]. */
+export const isSemver = (v: string) => SEMVER.test(v);
+
 export const isNewerVersion = (candidate: string, current: string) =>
   compareVersions(candidate, current) > 0;

@@ -43,6 +43,7 @@ export {
   MqttPublisher,
   type MqttPublisherOptions,
   type PublisherStats,
+  readTls,
   type TlsFiles,
 } from "./publisher.js";
 export {

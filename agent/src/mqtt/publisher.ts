@@ -127,7 +127,8 @@ function checkUrl(url: string, tls: TlsFiles | undefined): void {
   }
 }
 
-function readTls(tls: TlsFiles | undefined): Partial<IClientOptions> {
+/** TLS files to MQTT.js options (read now); throws MqttError naming an unreadable file. */
+export function readTls(tls: TlsFiles | undefined): Partial<IClientOptions> {
   if (!tls) return {};
   const read = (what: string, path: string | undefined): Buffer | undefined => {
     if (path === undefined) return undefined;

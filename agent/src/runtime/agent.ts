@@ -25,7 +25,12 @@ import { ModelStore, RolloutManager } from "../rollout/index.js";
 import { type Notifier, nullNotifier } from "../service/index.js";
 import type { Utterance } from "../vad/index.js";
 import { type BrokerChoice, type BrokerOptions, chooseBroker } from "./broker.js";
-import { loadClassifier, ModelClassifier, type UtteranceClassifier } from "./classifier.js";
+import {
+  classifierFor,
+  loadClassifier,
+  type ModelClassifier,
+  type UtteranceClassifier,
+} from "./classifier.js";
 import { SampleClock } from "./clock.js";
 import { createUtteranceStream, type UtteranceStream } from "./detector.js";
 import { CpuMeter, rssMb } from "./health.js";
@@ -382,7 +387,7 @@ export class Agent {
    * utterance being classified finishes on the old model, which is released afterwards.
    */
   private async swapModel(runner: ModelRunner): Promise<void> {
-    const next = new ModelClassifier(runner, this.logger);
+    const next = await classifierFor(runner, this.logger);
     const old = this.classifier;
     this.classifier = next;
     this.publisher?.setModel?.({

@@ -85,10 +85,21 @@ export async function loadClassifier(
     threads: opts.threads ?? 1,
   });
   try {
-    if (runner.manifest.features.sampleRate !== CAPTURE_SAMPLE_RATE) await initResampler();
-    return new ModelClassifier(runner, opts.logger);
+    return await classifierFor(runner, opts.logger);
   } catch (err) {
     await runner.release();
     throw err;
   }
+}
+
+/**
+ * The classifier of a loaded, checked model (a bundle from disk, or one a rollout verified):
+ * prepares the resampler when the model's rate is not the capture rate.
+ */
+export async function classifierFor(
+  runner: ModelRunner,
+  logger?: Logger,
+): Promise<ModelClassifier> {
+  if (runner.manifest.features.sampleRate !== CAPTURE_SAMPLE_RATE) await initResampler();
+  return new ModelClassifier(runner, logger);
 }

@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { UsageError } from "@ser-edge/agent/cli-kit";
+import { readTls } from "@ser-edge/agent/mqtt";
 import { connectAsync, type IClientOptions, type MqttClient } from "mqtt";
 
 /** How the trainer reaches the fleet's broker (the options push and fleet status share). */
@@ -67,14 +68,6 @@ export function brokerFromArgs(
 
 /** Connects (one attempt, 10 s), or throws saying what to check. */
 export async function connectBroker(b: BrokerOptions, clientId: string): Promise<MqttClient> {
-  const read = (what: string, path: string | undefined) => {
-    if (!path) return undefined;
-    try {
-      return readFileSync(path);
-    } catch (err) {
-      throw new Error(`${what} ${path} cannot be read (${(err as NodeJS.ErrnoException).code})`);
-    }
-  };
   const opts: IClientOptions = {
     clientId,
     clean: true,
@@ -83,14 +76,14 @@ export async function connectBroker(b: BrokerOptions, clientId: string): Promise
     protocolVersion: 4,
     ...(b.username ? { username: b.username } : {}),
     ...(b.password ? { password: b.password } : {}),
+    // The agent's own reading of TLS files, with its errors.
+    ...readTls({
+      ...(b.ca ? { ca: b.ca } : {}),
+      ...(b.cert ? { cert: b.cert } : {}),
+      ...(b.key ? { key: b.key } : {}),
+      ...(b.insecure ? { rejectUnauthorized: false } : {}),
+    }),
   };
-  const ca = read("CA certificate", b.ca);
-  const cert = read("client certificate", b.cert);
-  const key = read("client key", b.key);
-  if (ca) opts.ca = ca;
-  if (cert) opts.cert = cert;
-  if (key) opts.key = key;
-  if (b.insecure) opts.rejectUnauthorized = false;
   try {
     return await connectAsync(b.url, opts);
   } catch (err) {
