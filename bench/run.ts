@@ -71,5 +71,9 @@ for (const m of models) {
 const quick = process.argv.includes("--quick");
 console.log(`\n${vadMarkdown(await benchVad(quick ? { quick: true } : {}))}`);
 console.log(
-  `\n${runtimeMarkdown(await benchRuntime(quick ? { cpuSeconds: 30, latencyPasses: 1, memoryMinutes: 2 } : {}))}`,
+  `\n${runtimeMarkdown(
+    await benchRuntime(
+      quick ? { cpuSeconds: 30, realTimeSeconds: 10, latencyPasses: 1, memoryMinutes: 2 } : {},
+    ),
+  )}`,
 );

@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
+import { SERVICE_MEMORY_ENV } from "../../agent/src/bench/service-env.js";
 import { CONFIG_FILE_ENV, EX_CONFIG } from "../../agent/src/config/index.js";
 
 const REPO = fileURLToPath(new URL("../../", import.meta.url));
@@ -125,6 +126,10 @@ describe("deploy/ser-agent.service", () => {
     assert.equal(one("ConfigurationDirectory"), "ser-agent");
     assert.ok(all("Environment").includes(`${CONFIG_FILE_ENV}=/etc/ser-agent/config.json`));
     assert.ok(all("Environment").includes("ORT_DISABLE_TELEMETRY=1"));
+    // The memory settings BENCHMARKS.md's figures were measured with.
+    for (const [k, v] of Object.entries(SERVICE_MEMORY_ENV)) {
+      assert.ok(all("Environment").includes(`${k}=${v}`), `Environment=${k}=${v}`);
+    }
     assert.match(one("ExecStart"), /^\/\S+\/node \/opt\/ser-agent\/bin\/ser-agent\.js run$/);
     assert.equal(one("User"), "ser-agent");
     assert.equal(one("SupplementaryGroups"), "audio");

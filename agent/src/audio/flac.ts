@@ -1,4 +1,3 @@
-import { FLACDecoder } from "@wasm-audio-decoders/flac";
 import { skipId3v2 } from "./detect.js";
 import { AudioError } from "./errors.js";
 import type { DecodedChannels } from "./types.js";
@@ -77,8 +76,10 @@ export async function decodeFlac(bytes: Uint8Array, path: string): Promise<Decod
       "FLAC STREAMINFO declares a sample rate of 0 Hz; the header is invalid, re-export the file",
     );
   }
+  // Loaded on the first FLAC: a microphone never needs the decoder (~4 MiB resident).
+  const { FLACDecoder } = await import("@wasm-audio-decoders/flac");
   const decoder = new FLACDecoder();
-  let result: Awaited<ReturnType<FLACDecoder["decodeFile"]>>;
+  let result: Awaited<ReturnType<InstanceType<typeof FLACDecoder>["decodeFile"]>>;
   try {
     await decoder.ready;
     result = await decoder.decodeFile(withTrailingZeros(bytes));

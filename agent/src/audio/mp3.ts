@@ -1,4 +1,3 @@
-import { MPEGDecoder } from "mpg123-decoder";
 import { isMpegFrameHeader, skipId3v2 } from "./detect.js";
 import { AudioError } from "./errors.js";
 import type { DecodedChannels } from "./types.js";
@@ -12,8 +11,10 @@ function sourceChannels(bytes: Uint8Array): number {
 
 /** Decode MPEG audio (normally MP3). Gapless: the encoder delay and padding are trimmed. */
 export async function decodeMp3(bytes: Uint8Array, path: string): Promise<DecodedChannels> {
+  // Loaded on the first MP3: a microphone never needs the decoder's WASM (~2 MiB resident).
+  const { MPEGDecoder } = await import("mpg123-decoder");
   const decoder = new MPEGDecoder();
-  let result: ReturnType<MPEGDecoder["decode"]>;
+  let result: ReturnType<InstanceType<typeof MPEGDecoder>["decode"]>;
   try {
     await decoder.ready;
     result = decoder.decode(bytes);

@@ -1,4 +1,4 @@
-import createSpeexModule, { type SpeexModule } from "@echogarden/speex-resampler-wasm/simd";
+import type { SpeexModule } from "@echogarden/speex-resampler-wasm/simd";
 
 /** Speex quality 0..10; 10 keeps the passband flat to ~0.1 dB and aliases below -60 dB. */
 const QUALITY = 10;
@@ -8,7 +8,9 @@ let speex: SpeexModule | undefined;
 
 /** Load the WASM resampler once; later calls return the same promise. */
 export function initResampler(): Promise<void> {
-  modulePromise ??= createSpeexModule().then((m) => {
+  // Imported here, not at load: a 16 kHz microphone never needs the resampler.
+  modulePromise ??= import("@echogarden/speex-resampler-wasm/simd").then(async (mod) => {
+    const m = await mod.default();
     speex = m;
     return m;
   });

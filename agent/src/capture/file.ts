@@ -121,7 +121,8 @@ export class FileSource extends BaseAudioSource {
         offset = 0;
         continue;
       }
-      const chunk = piece.slice(offset, offset + this.chunkSamples);
+      // A view: pieces are never written to, and every consumer copies what it keeps.
+      const chunk = piece.subarray(offset, offset + this.chunkSamples);
       offset += chunk.length;
       const startMs = position * msPerSample;
       position += chunk.length;

@@ -44,7 +44,7 @@ async function openInput(
     if (fastFlag) throw new UsageError("--fast applies to file input only");
     if (special[0] === "-") return new StdinSource(process.stdin, { logger });
     const device = special[0] === "mic" ? config.input.alsaDevice : special[0].slice(4);
-    return new MicrophoneSource({ logger, device });
+    return new MicrophoneSource({ logger, device, periodMs: config.input.periodMs });
   }
   const files = await expandAudioPaths(given);
   if (files.length === 0) throw new UsageError(`no .wav, .flac or .mp3 files in ${given}`);
@@ -54,7 +54,11 @@ async function openInput(
       throw new Error(`${f}: ${info ? "not a file" : "file not found"}; check the --input path`);
     }
   }
-  return new PlaylistSource(files, { fast: config.input.fast, logger });
+  return new PlaylistSource(files, {
+    fast: config.input.fast,
+    chunkMs: config.input.periodMs,
+    logger,
+  });
 }
 
 export const runCommand: Command = {

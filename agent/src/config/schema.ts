@@ -43,6 +43,7 @@ export interface AgentConfig {
     alsaDevice: string;
     file: string;
     fast: boolean;
+    periodMs: number;
   };
   vad: {
     energyThresholdDb: number;
@@ -204,6 +205,13 @@ export const SCHEMA: SchemaTree<AgentConfig> = {
       doc: 'With input.source "file": process the file as fast as possible instead of at real-time pace.',
       default: false,
       format: "flag",
+    },
+    periodMs: {
+      doc: "How much audio the agent takes per wake-up: the ALSA period (arecord --period-time) and the chunk of file playback. Each wake-up costs CPU on its own, so longer periods cost less in a quiet room (BENCHMARKS.md); an utterance's end is seen up to one period later.",
+      default: 100,
+      format: "integer",
+      min: 10,
+      max: 500,
     },
   },
   vad: {

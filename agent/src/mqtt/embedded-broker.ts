@@ -1,6 +1,6 @@
 import { timingSafeEqual } from "node:crypto";
 import { createServer, type Socket } from "node:net";
-import { Aedes, type AedesOptions } from "aedes";
+import type { AedesOptions } from "aedes";
 import type { Logger } from "../runtime/types.js";
 import { MqttError } from "./errors.js";
 
@@ -67,6 +67,8 @@ export async function startEmbeddedBroker(
   } else if (!LOOPBACK.has(host)) {
     logger?.warn("embedded MQTT broker reachable from the network without a login", { host });
   }
+  // Loaded only here: a device publishing to its own broker never pays for aedes (~6 MiB).
+  const { Aedes } = await import("aedes");
   const broker = await Aedes.createBroker(brokerOpts);
   const sockets = new Set<Socket>();
   const server = createServer((socket) => {

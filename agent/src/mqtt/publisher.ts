@@ -246,6 +246,9 @@ export class MqttPublisher {
       // A refused login (e.g. while the broker's password file is being changed) is retried.
       reconnectOnConnackError: true,
       queueQoSZero: false,
+      // mqtt-packet otherwise pre-builds 65,536 two-byte Buffers for packet ids and lengths
+      // (6 MiB of heap, for the process's life; the embedded broker shares the module).
+      writeCache: false,
       will: {
         topic: this.topics.availability,
         payload: Buffer.from(PAYLOAD_NOT_AVAILABLE),

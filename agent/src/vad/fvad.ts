@@ -1,4 +1,4 @@
-import createFvadModule, { type FvadModule } from "@echogarden/fvad-wasm";
+import type { FvadModule } from "@echogarden/fvad-wasm";
 import type { SpeechModel } from "./model.js";
 
 export interface WebRtcVadOptions {
@@ -37,7 +37,8 @@ export class WebRtcVad implements SpeechModel {
     if (![10, 20, 30].includes(frameMs)) {
       throw new RangeError(`fvad frames are 10, 20 or 30 ms, got ${frameMs}`);
     }
-    modulePromise ??= createFvadModule();
+    // Loaded on first use: the agent runs Silero; WebRTC VAD is for comparisons.
+    modulePromise ??= import("@echogarden/fvad-wasm").then((m) => m.default());
     const m = await modulePromise;
     const inst = m._fvad_new();
     if (!inst) throw new Error("fvad_new failed (out of WASM memory)");

@@ -139,11 +139,17 @@ export class Segmenter {
    * not follow the previous one (a gap in the stream) flushes first.
    */
   push(frame: SegmenterFrame): Utterance[] {
+    const out: Utterance[] = [];
+    this.pushInto(frame, out);
+    return out;
+  }
+
+  /** push(), appending the completed utterances to `out` (no array per frame). */
+  pushInto(frame: SegmenterFrame, out: Utterance[]): void {
     const F = this.resolved.frameSamples;
     if (frame.samples.length !== F) {
       throw new RangeError(`frames must be ${F} samples, got ${frame.samples.length}`);
     }
-    const out: Utterance[] = [];
     if (this.position >= 0 && frame.startSample !== this.position) {
       this.flushInto(out);
       this.minStart = frame.startSample;
@@ -157,7 +163,6 @@ export class Segmenter {
     if (!this.active && frame.speech) this.open(start);
     if (this.active) this.step(frame, out);
     this.remember(frame.samples);
-    return out;
   }
 
   /** Ends the open utterance at the last frame pushed (end of stream, or before a gap). */
@@ -269,10 +274,12 @@ export class Segmenter {
   private remember(samples: Float32Array): void {
     const size = this.ring.length;
     if (size === 0) return;
-    for (let i = 0; i < samples.length; i++) {
-      this.ring[this.ringWrite] = samples[i];
-      this.ringWrite = (this.ringWrite + 1) % size;
-    }
+    // The last `size` samples at most, written in up to two pieces around the ring's end.
+    const x = samples.length > size ? samples.subarray(samples.length - size) : samples;
+    const first = Math.min(x.length, size - this.ringWrite);
+    this.ring.set(x.subarray(0, first), this.ringWrite);
+    if (first < x.length) this.ring.set(x.subarray(first), 0);
+    this.ringWrite = (this.ringWrite + x.length) % size;
     this.ringFilled = Math.min(size, this.ringFilled + samples.length);
   }
 }

@@ -33,7 +33,7 @@ export class UtteranceDetector {
       await this.drain(out);
       this.vad.reset();
     }
-    for (const frame of await this.vad.push(chunk.samples)) out.push(...this.segmenter.push(frame));
+    for (const frame of await this.vad.push(chunk.samples)) this.segmenter.pushInto(frame, out);
     return out;
   }
 
@@ -45,7 +45,7 @@ export class UtteranceDetector {
   }
 
   private async drain(out: Utterance[]): Promise<void> {
-    for (const frame of await this.vad.flush()) out.push(...this.segmenter.push(frame));
+    for (const frame of await this.vad.flush()) this.segmenter.pushInto(frame, out);
     out.push(...this.segmenter.flush());
   }
 }
