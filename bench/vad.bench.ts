@@ -247,6 +247,11 @@ function candidates(quick: boolean): Candidate[] {
       { name: "gate + Silero v6 (16k op15)", gated: true, model: silero("v6-16k") },
       { name: "gate + Silero v6 (8k/16k)", gated: true, model: silero("v6") },
       { name: "gate + Silero v6 (half)", gated: true, model: silero("v6-half") },
+      {
+        name: "gate + Silero v6 (ifless op18) at 8 kHz",
+        gated: true,
+        model: () => SileroVad.create({ threads: 1, sampleRate: 8000 }),
+      },
     );
   }
   return list;

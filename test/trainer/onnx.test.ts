@@ -75,6 +75,7 @@ const VARIANTS: { name: string; spec: ModelSpec }[] = (
   [
     ["tdnn", {}],
     ["tdnn", { pooling: "attentive" }],
+    ["tdnn", { pooling: "attentive", utteranceMean: true }],
     ["tdnn", { layerNorm: true }],
     ["cnn1d", {}],
     ["mlp", {}],
@@ -143,6 +144,46 @@ describe("ONNX export", () => {
       tf.dispose([...params.values()]);
     }
     onnxChecker(files);
+  });
+
+  it("utterance mean: an offset on c1.. changes nothing, on c0 it does (tfjs and ONNX)", async () => {
+    const spec: ModelSpec = {
+      ...ARCH_DEFAULTS.tdnn,
+      pooling: "attentive",
+      utteranceMean: true,
+      inputDim: 40,
+      classes: 8,
+    };
+    const weights = weightsOf(spec, 5);
+    const session = await ort.InferenceSession.create(encodeModel(buildModel(spec, weights, META)));
+    const shapes = new Map(
+      [...initParams(spec, 0)].map(([k, v]) => {
+        const shape = v.shape;
+        v.dispose();
+        return [k, shape] as const;
+      }),
+    );
+    const params = new Map([...weights].map(([k, v]) => [k, tf.tensor(v, [...(shapes.get(k) ?? [])])]));
+    const { x, frames } = inputs[0];
+    const shifted = (column: (c: number) => boolean) =>
+      x.map((v, i) => (column(i % 40) ? v + 0.7 + 0.01 * (i % 40) : v));
+    const logits = async (input: Float32Array) => {
+      const ref = tf.tidy(() =>
+        forward(spec, params, tf.tensor3d(input, [1, frames, 40]), { training: false }).dataSync(),
+      );
+      const out = await session.run({ [INPUT_NAME]: new ort.Tensor("float32", input, [1, frames, 40]) });
+      return { tfjs: Array.from(ref), onnx: Array.from(out[LOGITS_NAME].data as Float32Array) };
+    };
+    const maxDiff = (a: number[], b: number[]) => Math.max(...a.map((v, j) => Math.abs(v - b[j])));
+    const base = await logits(x);
+    const rest = await logits(shifted((c) => c > 0));
+    const c0 = await logits(shifted((c) => c === 0));
+    for (const k of ["tfjs", "onnx"] as const) {
+      assert.ok(maxDiff(base[k], rest[k]) < 1e-4, `${k}: offset on c1.. moved the logits`);
+      assert.ok(maxDiff(base[k], c0[k]) > 1e-3, `${k}: an offset on c0 should matter`);
+    }
+    await session.release();
+    tf.dispose([...params.values()]);
   });
 
   it("declares opset 17, a dynamic batch and time axis, and carries the manifest essentials", () => {

@@ -195,30 +195,40 @@ describe("Silero VAD (ONNX) behind the gate", () => {
     );
     const clip = (await readAudioFile(clipPath)).samples;
     const clipSpeech = cleanSpeechSpan(clip);
-    const model = await SileroVad.create();
-    try {
-      for (const noiseDb of [-75, -55]) {
-        const x = whiteNoise(14, noiseDb, 21);
-        mixAt(x, clip, 3);
-        const vad = new VoiceActivityDetector({ model });
-        const utterances: Utterance[] = [];
-        const detector = new UtteranceDetector(vad, { preRollMs: 200, hangoverMs: 300 });
-        for (let i = 0; i < x.length; i += 320) {
-          utterances.push(...(await detector.push({ samples: x.subarray(i, i + 320) })));
-        }
-        utterances.push(...(await detector.flush()));
-        assert.equal(utterances.length, 1, `${noiseDb} dBFS: ${utterances.length} utterances`);
-        const [u] = utterances;
-        near(u.speechStartSample / SR, 3 + clipSpeech[0], 0.25, "speech start");
-        near(u.speechEndSample / SR, 3 + clipSpeech[1], 0.25, "speech end");
-        assert.equal(u.startSample, u.speechStartSample - 0.2 * SR);
-        assert.equal(u.endSample, u.speechEndSample + 0.3 * SR);
-      }
-    } finally {
-      await model.dispose();
+    for (const sampleRate of [16000, 8000] as const) {
+      await findsTheUtterance(clip, clipSpeech, await SileroVad.create({ sampleRate }));
     }
   });
 });
+
+async function findsTheUtterance(
+  clip: Float32Array,
+  clipSpeech: [number, number],
+  model: SileroVad,
+) {
+  try {
+    for (const noiseDb of [-75, -55]) {
+      const x = whiteNoise(14, noiseDb, 21);
+      mixAt(x, clip, 3);
+      const vad = new VoiceActivityDetector({ model });
+      const utterances: Utterance[] = [];
+      const detector = new UtteranceDetector(vad, { preRollMs: 200, hangoverMs: 300 });
+      for (let i = 0; i < x.length; i += 320) {
+        utterances.push(...(await detector.push({ samples: x.subarray(i, i + 320) })));
+      }
+      utterances.push(...(await detector.flush()));
+      const what = `${model.name}, ${noiseDb} dBFS`;
+      assert.equal(utterances.length, 1, `${what}: ${utterances.length} utterances`);
+      const [u] = utterances;
+      near(u.speechStartSample / SR, 3 + clipSpeech[0], 0.25, `${what}: speech start`);
+      near(u.speechEndSample / SR, 3 + clipSpeech[1], 0.25, `${what}: speech end`);
+      assert.equal(u.startSample, u.speechStartSample - 0.2 * SR);
+      assert.equal(u.endSample, u.speechEndSample + 0.3 * SR);
+    }
+  } finally {
+    await model.dispose();
+  }
+}
 
 /** First and last 10 ms frame within 30 dB of the loudest, in seconds. */
 function cleanSpeechSpan(x: Float32Array): [number, number] {

@@ -53,6 +53,7 @@ export interface AgentConfig {
     minSpeechMs: number;
     maxUtteranceMs: number;
     windowOverlapMs: number;
+    modelSampleRate: 16000 | 8000;
   };
   inference: {
     threads: number;
@@ -249,6 +250,11 @@ export const SCHEMA: SchemaTree<AgentConfig> = {
       0,
       30000,
     ),
+    modelSampleRate: {
+      doc: "The rate the trained voice-activity model (Silero) runs at: 8000 (its 8 kHz branch, on audio decimated in the agent) costs about 28% less CPU in speech for a frame F1 about 1 point lower, mostly in loud noise (BENCHMARKS.md, voice activity); for the smallest boards. Emotion features always use the full 16 kHz.",
+      default: 16000,
+      format: [16000, 8000],
+    },
   },
   inference: {
     threads: {

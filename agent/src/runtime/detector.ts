@@ -52,5 +52,8 @@ export function utteranceStream(
  * floor) waking Silero VAD v6 (vad.threshold) on one ONNX Runtime thread, then the segmenter.
  */
 export async function createUtteranceStream(vad: AgentConfig["vad"]): Promise<UtteranceStream> {
-  return utteranceStream(vad, await SileroVad.create({ threads: 1 }));
+  return utteranceStream(
+    vad,
+    await SileroVad.create({ threads: 1, sampleRate: vad.modelSampleRate }),
+  );
 }

@@ -1,6 +1,7 @@
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import * as ort from "onnxruntime-node";
+import { HalfbandDecimator } from "./halfband.js";
 import type { SpeechModel } from "./model.js";
 
 /**
@@ -41,29 +42,45 @@ export interface SileroOptions {
   modelPath?: string;
   /** ONNX Runtime intra-op threads. Default 1: the other core is left to capture and features. */
   threads?: number;
+  /**
+   * The rate the model runs at: 16000, or 8000 (the model's own 8 kHz branch, on audio
+   * decimated by a half-band filter: about a quarter less CPU per window; BENCHMARKS.md, voice
+   * activity). The detector's windows are 512 samples at 16 kHz (32 ms) either way.
+   */
+  sampleRate?: 16000 | 8000;
 }
 
 const WINDOW = 512;
-const CONTEXT = 64;
 
 /**
- * Silero VAD (a small STFT + conv + LSTM network) on ONNX Runtime: 512-sample (32 ms) windows,
- * each fed with the 64 samples before it as context, as the reference implementation does.
+ * Silero VAD (a small STFT + conv + LSTM network) on ONNX Runtime: 32 ms windows (512 samples at
+ * 16 kHz, 256 at 8 kHz), each fed with the 64 (32) samples before it as context, as the
+ * reference implementation does.
  */
 export class SileroVad implements SpeechModel {
   readonly name: string;
   readonly windowSamples = WINDOW;
-  private readonly input = new Float32Array(CONTEXT + WINDOW);
+  /** Context + window at the model's rate. */
+  private readonly input: Float32Array;
+  private readonly context: number;
+  private readonly window: number;
   private state = new Float32Array(2 * 128);
   private readonly sr: ort.Tensor | undefined;
+  private readonly decimator: HalfbandDecimator | undefined;
 
   private constructor(
     private readonly session: ort.InferenceSession,
     name: string,
+    readonly sampleRate: 16000 | 8000,
   ) {
     this.name = name;
+    const factor = sampleRate === 8000 ? 2 : 1;
+    this.window = WINDOW / factor;
+    this.context = 64 / factor;
+    this.input = new Float32Array(this.context + this.window);
+    if (factor === 2) this.decimator = new HalfbandDecimator();
     if (session.inputNames.includes("sr")) {
-      this.sr = new ort.Tensor("int64", BigInt64Array.from([16000n]), []);
+      this.sr = new ort.Tensor("int64", BigInt64Array.from([BigInt(sampleRate)]), []);
     }
   }
 
@@ -83,8 +100,13 @@ export class SileroVad implements SpeechModel {
         throw new Error(`${path}: not a Silero v5/v6 VAD model (no "${name}" input)`);
       }
     }
-    const label = options.modelPath ? `silero ${options.modelPath}` : `silero ${variant}`;
-    return new SileroVad(session, label);
+    const sampleRate = options.sampleRate ?? 16000;
+    if (sampleRate === 8000 && !session.inputNames.includes("sr")) {
+      await session.release();
+      throw new Error(`${path}: this Silero model has no "sr" input, so it runs at 16 kHz only`);
+    }
+    const label = `${options.modelPath ? `silero ${options.modelPath}` : `silero ${variant}`}${sampleRate === 8000 ? " at 8 kHz" : ""}`;
+    return new SileroVad(session, label, sampleRate);
   }
 
   async process(window: Float32Array): Promise<number> {
@@ -92,21 +114,25 @@ export class SileroVad implements SpeechModel {
       throw new RangeError(`expected ${WINDOW} samples, got ${window.length}`);
     }
     const x = this.input;
-    x.set(window, CONTEXT);
+    const C = this.context;
+    const W = this.window;
+    if (this.decimator) this.decimator.process(window, x.subarray(C));
+    else x.set(window, C);
     const feeds: Record<string, ort.Tensor> = {
-      input: new ort.Tensor("float32", x, [1, CONTEXT + WINDOW]),
+      input: new ort.Tensor("float32", x, [1, C + W]),
       state: new ort.Tensor("float32", this.state, [2, 1, 128]),
     };
     if (this.sr) feeds.sr = this.sr;
     const out = await this.session.run(feeds);
-    // Next window's context: the last 64 samples of this one.
-    x.copyWithin(0, WINDOW, WINDOW + CONTEXT);
+    // Next window's context: the last samples of this one.
+    x.copyWithin(0, W, W + C);
     this.state = new Float32Array(out.stateN.data as Float32Array);
     return (out.output.data as Float32Array)[0];
   }
 
   reset(): void {
     this.input.fill(0);
+    this.decimator?.reset();
     this.state = new Float32Array(2 * 128);
   }
 

@@ -71,6 +71,7 @@ Model and training:
   --hidden N             hidden width (default per architecture)
   --pooling stats|attentive   frames to utterance: mean/std, or attention-weighted mean/std
                          (tdnn, cnn1d, lstm; default stats)
+  --utterance-mean       subtract each utterance's mean from every feature but c0, in the model
   --epochs N             at most N epochs (default 45)
   --batch N              batch size (default 32)
   --lr X                 peak learning rate (default 0.002)
@@ -113,6 +114,7 @@ Run:
     arch: { type: "string", default: "tdnn" },
     hidden: { type: "string" },
     pooling: { type: "string" },
+    "utterance-mean": { type: "boolean" },
     epochs: { type: "string" },
     batch: { type: "string" },
     lr: { type: "string" },
@@ -276,6 +278,7 @@ Run:
           command: commandLine(positionals, values),
           ...(values.hidden ? { hidden: intOption(values.hidden, "hidden", 128) } : {}),
           ...(pooling ? { pooling } : {}),
+          ...(values["utterance-mean"] ? { utteranceMean: true } : {}),
           labels,
           featureParams: featureParamsFrom(values),
           representation,

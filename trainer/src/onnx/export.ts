@@ -42,6 +42,12 @@ export function buildModel(
   const x = g.input(INPUT_NAME, ["batch", "frames", spec.inputDim]);
   // [B, T, D] -> [B, D, T]: channels first for Conv, AveragePool and time reductions.
   let h = g.op("Transpose", [x], { perm: [0, 2, 1] });
+  if (spec.utteranceMean) {
+    // As subtractUtteranceMean(): the mean over time of every column but the first.
+    const mask = Float32Array.from({ length: spec.inputDim }, (_, c) => (c === 0 ? 0 : 1));
+    const m = g.op("ReduceMean", [h], { axes: [2], keepdims: 1 });
+    h = g.op("Sub", [h, g.op("Mul", [m, g.constant("mean_mask", mask, [spec.inputDim, 1])])]);
+  }
   if (spec.poolFrames > 1) {
     // Floor mode, no padding: the mean of each whole group of k frames, as avgPoolTime().
     h = g.op("AveragePool", [h], { kernel_shape: [spec.poolFrames], strides: [spec.poolFrames] });

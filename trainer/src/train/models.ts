@@ -30,6 +30,13 @@ export interface ModelSpec {
    * Absent in runs from before it existed, which means "stats".
    */
   pooling?: Pooling;
+  /**
+   * Subtract each utterance's own mean from every input feature but the first (MFCC c0, the
+   * loudness the model keeps), inside the model: per-utterance cepstral mean normalisation, which
+   * removes much of the speaker's and the microphone's fixed colouring with nothing to estimate
+   * on the device. Absent means off.
+   */
+  utteranceMean?: boolean;
 }
 
 export type Pooling = "stats" | "attentive";
@@ -228,7 +235,7 @@ export function forward(
     opts.training && spec.dropout > 0
       ? (tf.dropout(t, spec.dropout, undefined, (opts.seed ?? 0) + salt) as tf.Tensor2D)
       : t;
-  let h = avgPoolTime(x, spec.poolFrames);
+  let h = avgPoolTime(spec.utteranceMean ? subtractUtteranceMean(x) : x, spec.poolFrames);
   let pooled: tf.Tensor2D;
   const pool = (frames: tf.Tensor3D) =>
     spec.pooling === "attentive"
@@ -254,6 +261,15 @@ export function forward(
     pooled = dense(pooled, get(p, "embed/w"), get(p, "embed/b"));
   }
   return tf.add(tf.matMul(drop(pooled, 2), get(p, "out/w")), get(p, "out/b")) as tf.Tensor2D;
+}
+
+/** x [B, T, D] minus its mean over time, for every column but the first. */
+export function subtractUtteranceMean(x: tf.Tensor3D): tf.Tensor3D {
+  return tf.tidy(() => {
+    const d = x.shape[2];
+    const mask = tf.tensor1d(Array.from({ length: d }, (_, c) => (c === 0 ? 0 : 1)));
+    return tf.sub(x, tf.mul(tf.mean(x, 1, true), mask)) as tf.Tensor3D;
+  });
 }
 
 /** relu(x W + b). */

@@ -39,6 +39,8 @@ export interface RunConfig {
   command?: string;
   /** Absent: the architecture's default (plain statistics). */
   pooling?: Pooling;
+  /** ModelSpec.utteranceMean. */
+  utteranceMean?: boolean;
   /**
    * "global": one mean/std from the training split (shipped with the model). "speaker": each
    * speaker's own statistics over all their clips (unlabelled), the classic speaker-independent
@@ -106,6 +108,7 @@ export async function runTraining(
     ...(cfg.hidden ? { hidden: cfg.hidden } : {}),
     ...(cfg.dropout !== undefined ? { dropout: cfg.dropout } : {}),
     ...(cfg.pooling ? { pooling: cfg.pooling } : {}),
+    ...(cfg.utteranceMean ? { utteranceMean: true } : {}),
     inputDim: width,
     classes: labels.length,
   };
