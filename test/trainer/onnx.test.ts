@@ -163,7 +163,9 @@ describe("ONNX export", () => {
         return [k, shape] as const;
       }),
     );
-    const params = new Map([...weights].map(([k, v]) => [k, tf.tensor(v, [...(shapes.get(k) ?? [])])]));
+    const params = new Map(
+      [...weights].map(([k, v]) => [k, tf.tensor(v, [...(shapes.get(k) ?? [])])]),
+    );
     const { x, frames } = inputs[0];
     const shifted = (column: (c: number) => boolean) =>
       x.map((v, i) => (column(i % 40) ? v + 0.7 + 0.01 * (i % 40) : v));
@@ -171,7 +173,9 @@ describe("ONNX export", () => {
       const ref = tf.tidy(() =>
         forward(spec, params, tf.tensor3d(input, [1, frames, 40]), { training: false }).dataSync(),
       );
-      const out = await session.run({ [INPUT_NAME]: new ort.Tensor("float32", input, [1, frames, 40]) });
+      const out = await session.run({
+        [INPUT_NAME]: new ort.Tensor("float32", input, [1, frames, 40]),
+      });
       return { tfjs: Array.from(ref), onnx: Array.from(out[LOGITS_NAME].data as Float32Array) };
     };
     const maxDiff = (a: number[], b: number[]) => Math.max(...a.map((v, j) => Math.abs(v - b[j])));

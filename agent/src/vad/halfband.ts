@@ -26,7 +26,8 @@ export class HalfbandDecimator {
       const k = n - m;
       const sinc = k === 0 ? 0.5 : Math.sin((Math.PI * k) / 2) / (Math.PI * k);
       const w =
-        0.42 - 0.5 * Math.cos((2 * Math.PI * n) / (taps - 1)) +
+        0.42 -
+        0.5 * Math.cos((2 * Math.PI * n) / (taps - 1)) +
         0.08 * Math.cos((4 * Math.PI * n) / (taps - 1));
       h[n] = sinc * w;
       sum += h[n];
