@@ -19,12 +19,13 @@
 // Model: models/default when it exists, else a test bundle (small TDNN) built on the fly.
 // Run alone: node --conditions=source --import tsx bench/runtime.bench.ts [--quick]
 import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { connectAsync } from "mqtt";
 import { readAudioFile } from "../agent/src/audio/index.js";
+import { encodeWav } from "../agent/src/audio/wav-write.js";
 import { AgentHarness, freePort } from "../agent/src/bench/harness.js";
 import { SamplesSource } from "../agent/src/bench/samples-source.js";
 import { SERVICE_MEMORY_ENV } from "../agent/src/bench/service-env.js";
@@ -66,6 +67,12 @@ export interface RuntimeBench {
     quiet_real_time_ms_per_audio_s: number;
     /** The latency run below (the clips with 1 s gaps, ~75% speech) in real time. */
     clips_real_time_ms_per_audio_s: number;
+    /**
+     * `ser-agent run` alone in a child process (embedded broker, the unit's settings), audio in
+     * real time from a 16 kHz WAV: the process's CPU from "agent running" to the input's end.
+     */
+    process_quiet_real_time_ms_per_audio_s: number;
+    process_clips_real_time_ms_per_audio_s: number;
     audio_seconds: number;
     speech_events: number;
   };
@@ -236,6 +243,59 @@ async function replayInChild(
   };
 }
 
+/**
+ * CPU of `ser-agent run --input WAV` (real time, the default input.periodMs, embedded broker,
+ * the unit's memory settings) from its "agent running" line to "audio input ended", per
+ * audio-second of that span: /proc/<pid>/stat, all threads.
+ */
+async function realTimeInChild(modelDir: string, wav: string): Promise<number> {
+  const root = fileURLToPath(new URL("../", import.meta.url));
+  const child = spawn(
+    process.execPath,
+    [
+      join(root, "agent/bin/ser-agent.js"),
+      "run",
+      "--input",
+      wav,
+      "--exit-at-end",
+      "--model-dir",
+      modelDir,
+      "--mqtt-embedded-port",
+      String(await freePort()),
+      "--log-format",
+      "json",
+    ],
+    {
+      cwd: root,
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, ...SERVICE_MEMORY_ENV },
+      stdio: ["ignore", "ignore", "pipe"],
+    },
+  );
+  const ticks = () => {
+    const f = readFileSync(`/proc/${child.pid}/stat`, "utf8").split(") ")[1].split(" ");
+    // utime and stime: fields 14 and 15 of stat, 12 and 13 after the command name.
+    return Number(f[11]) + Number(f[12]);
+  };
+  let start: { ticks: number; t: number } | undefined;
+  let end: { ticks: number; t: number } | undefined;
+  let buffered = "";
+  child.stderr?.setEncoding("utf8");
+  child.stderr?.on("data", (d: string) => {
+    buffered += d;
+    for (let i = buffered.indexOf("\n"); i >= 0; i = buffered.indexOf("\n")) {
+      const line = buffered.slice(0, i);
+      buffered = buffered.slice(i + 1);
+      if (line.includes('"msg":"agent running"')) start = { ticks: ticks(), t: performance.now() };
+      if (line.includes('"msg":"audio input ended"'))
+        end = { ticks: ticks(), t: performance.now() };
+    }
+  });
+  const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
+  if (code !== 0 || !start || !end) throw new Error(`ser-agent run on ${wav} exited with ${code}`);
+  // Clock ticks are 10 ms (USER_HZ 100 on Linux).
+  return ((end.ticks - start.ticks) * 10) / ((end.t - start.t) / 1000);
+}
+
 export async function benchRuntime(options: RuntimeBenchOptions = {}): Promise<RuntimeBench> {
   const cpuSeconds = options.cpuSeconds ?? 300;
   const shortSeconds = cpuSeconds / 5;
@@ -280,6 +340,18 @@ export async function benchRuntime(options: RuntimeBenchOptions = {}): Promise<R
       false,
     );
 
+    // The same two inputs as 16 kHz WAVs, for the agent alone in a child process.
+    const quietWav = join(dir, "quiet.wav");
+    writeFileSync(quietWav, encodeWav(quietSignal.subarray(0, realTimeSeconds * SR), SR));
+    const clipsWav = join(dir, "clips.wav");
+    const gap = new Float32Array(SR);
+    const withGaps = decoded.flatMap((x, i) => (i === 0 ? [x] : [gap, x]));
+    const joined = new Float32Array(withGaps.reduce((s, x) => s + x.length, 0));
+    withGaps.reduce((at, x) => (joined.set(x, at), at + x.length), 0);
+    writeFileSync(clipsWav, encodeWav(joined, SR));
+    const processQuiet = await realTimeInChild(modelDir, quietWav);
+    const processClips = await realTimeInChild(modelDir, clipsWav);
+
     const latencyFiles = Array.from({ length: passes }, () => clips).flat();
     const live = await runAgent(
       modelDir,
@@ -315,6 +387,8 @@ export async function benchRuntime(options: RuntimeBenchOptions = {}): Promise<R
         speech_whole_run_ms_per_audio_s: speech.whole,
         quiet_real_time_ms_per_audio_s: quietLive.cpuMs / realTimeSeconds,
         clips_real_time_ms_per_audio_s: live.cpuMs / liveSeconds,
+        process_quiet_real_time_ms_per_audio_s: processQuiet,
+        process_clips_real_time_ms_per_audio_s: processClips,
         audio_seconds: cpuSeconds,
         speech_events: speech.events,
       },
@@ -351,6 +425,7 @@ export function runtimeMarkdown(b: RuntimeBench): string {
     `| CPU, continuous speech, fast input, steady cost | **${f(c.speech_ms_per_audio_s, 2)} ms per audio-s** (whole run: ${f(c.speech_whole_run_ms_per_audio_s, 2)}; ${c.speech_events} events in ${c.audio_seconds} s) |`,
     `| CPU, quiet room in real time | ${f(c.quiet_real_time_ms_per_audio_s, 2)} ms per audio-s (${f(c.quiet_real_time_ms_per_audio_s / 10, 2)}% of a core) |`,
     `| CPU, the clips with 1 s gaps (~75% speech) in real time | ${f(c.clips_real_time_ms_per_audio_s, 2)} ms per audio-s (${f(c.clips_real_time_ms_per_audio_s / 10, 2)}% of a core) |`,
+    `| CPU of \`ser-agent run\` alone (child process, embedded broker), real time: quiet room / the clips | ${f(c.process_quiet_real_time_ms_per_audio_s, 2)} / ${f(c.process_clips_real_time_ms_per_audio_s, 2)} ms per audio-s (${f(c.process_quiet_real_time_ms_per_audio_s / 10, 2)}% / ${f(c.process_clips_real_time_ms_per_audio_s / 10, 2)}% of a core) |`,
     `| utterance closed → MQTT message received (loopback), real-time input | p50 ${f(b.latency.closed_to_received_p50_ms)} ms, **p95 ${f(b.latency.closed_to_received_p95_ms)} ms** (${b.latency.events} events; inference p50 ${f(b.latency.inference_p50_ms)} ms) |`,
     `| utterance's last sample → MQTT message received | p50 ${f(b.latency.end_sample_to_received_p50_ms, 0)} ms, p95 ${f(b.latency.end_sample_to_received_p95_ms, 0)} ms (the detector's decision lag and up to one ${PERIOD_MS} ms chunk included; the ${400} ms hangover comes before) |`,
     memRow("embedded broker", b.memory),
