@@ -18,7 +18,7 @@
 //
 // Model: models/default when it exists, else a test bundle (small TDNN) built on the fly.
 // Run alone: node --conditions=source --import tsx bench/runtime.bench.ts [--quick]
-import { spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -147,6 +147,34 @@ async function runAgent(modelDir: string, source: AudioSource, fast: boolean): P
 }
 
 /**
+ * `ser-agent run --exit-at-end --model-dir DIR --log-format json ARGS` in a child: the built
+ * launcher as installed (npm run bench builds first; no tsx loader in the figures, and tsx
+ * crashes on command lines of several hundred files), with the unit's memory settings
+ * (deploy/ser-agent.service); its log on stderr.
+ */
+function runAgentChild(modelDir: string, args: string[]): ChildProcess {
+  const root = fileURLToPath(new URL("../", import.meta.url));
+  return spawn(
+    process.execPath,
+    [
+      join(root, "agent/bin/ser-agent.js"),
+      "run",
+      ...args,
+      "--exit-at-end",
+      "--model-dir",
+      modelDir,
+      "--log-format",
+      "json",
+    ],
+    {
+      cwd: root,
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, ...SERVICE_MEMORY_ENV },
+      stdio: ["ignore", "ignore", "pipe"],
+    },
+  );
+}
+
+/**
  * The real command (`ser-agent run --fast --exit-at-end`) in a child, with the unit's memory
  * settings, its RSS from /proc. The files are decoded one at a time as they play.
  */
@@ -155,34 +183,10 @@ async function replayInChild(
   files: string[],
   brokerUrl?: string,
 ): Promise<MemoryFigures> {
-  const root = fileURLToPath(new URL("../", import.meta.url));
   const broker = brokerUrl
     ? ["--mqtt-url", brokerUrl]
     : ["--mqtt-embedded-port", String(await freePort())];
-  const child = spawn(
-    process.execPath,
-    // The built launcher, as installed (npm run bench builds first): no tsx loader in the
-    // figure (tsx also crashes on command lines of several hundred files).
-    [
-      join(root, "agent/bin/ser-agent.js"),
-      "run",
-      "--input",
-      ...files,
-      "--fast",
-      "--exit-at-end",
-      "--model-dir",
-      modelDir,
-      ...broker,
-      "--log-format",
-      "json",
-    ],
-    {
-      cwd: root,
-      // The service's memory settings (deploy/ser-agent.service).
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, ...SERVICE_MEMORY_ENV },
-      stdio: ["ignore", "ignore", "pipe"],
-    },
-  );
+  const child = runAgentChild(modelDir, ["--input", ...files, "--fast", ...broker]);
   const samples: { t: number; rss: number; anon: number; phase: string }[] = [];
   let phase = "loading";
   let events = 0;
@@ -249,28 +253,12 @@ async function replayInChild(
  * audio-second of that span: /proc/<pid>/stat, all threads.
  */
 async function realTimeInChild(modelDir: string, wav: string): Promise<number> {
-  const root = fileURLToPath(new URL("../", import.meta.url));
-  const child = spawn(
-    process.execPath,
-    [
-      join(root, "agent/bin/ser-agent.js"),
-      "run",
-      "--input",
-      wav,
-      "--exit-at-end",
-      "--model-dir",
-      modelDir,
-      "--mqtt-embedded-port",
-      String(await freePort()),
-      "--log-format",
-      "json",
-    ],
-    {
-      cwd: root,
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, ...SERVICE_MEMORY_ENV },
-      stdio: ["ignore", "ignore", "pipe"],
-    },
-  );
+  const child = runAgentChild(modelDir, [
+    "--input",
+    wav,
+    "--mqtt-embedded-port",
+    String(await freePort()),
+  ]);
   const ticks = () => {
     const f = readFileSync(`/proc/${child.pid}/stat`, "utf8").split(") ")[1].split(" ");
     // utime and stime: fields 14 and 15 of stat, 12 and 13 after the command name.
@@ -347,7 +335,11 @@ export async function benchRuntime(options: RuntimeBenchOptions = {}): Promise<R
     const gap = new Float32Array(SR);
     const withGaps = decoded.flatMap((x, i) => (i === 0 ? [x] : [gap, x]));
     const joined = new Float32Array(withGaps.reduce((s, x) => s + x.length, 0));
-    withGaps.reduce((at, x) => (joined.set(x, at), at + x.length), 0);
+    let at = 0;
+    for (const x of withGaps) {
+      joined.set(x, at);
+      at += x.length;
+    }
     writeFileSync(clipsWav, encodeWav(joined, SR));
     const processQuiet = await realTimeInChild(modelDir, quietWav);
     const processClips = await realTimeInChild(modelDir, clipsWav);
