@@ -174,6 +174,29 @@ function runAgentChild(modelDir: string, args: string[]): ChildProcess {
   );
 }
 
+/** Calls `each` with every JSON log line the child writes on stderr (other lines are skipped). */
+function onLogLines(
+  child: ChildProcess,
+  each: (line: { msg: string; audio_s?: number }) => void,
+): void {
+  let buffered = "";
+  child.stderr?.setEncoding("utf8");
+  child.stderr?.on("data", (d: string) => {
+    buffered += d;
+    for (let i = buffered.indexOf("\n"); i >= 0; i = buffered.indexOf("\n")) {
+      const line = buffered.slice(0, i);
+      buffered = buffered.slice(i + 1);
+      let parsed: { msg: string; audio_s?: number };
+      try {
+        parsed = JSON.parse(line);
+      } catch {
+        continue; // not a log line
+      }
+      each(parsed);
+    }
+  });
+}
+
 /**
  * The real command (`ser-agent run --fast --exit-at-end`) in a child, with the unit's memory
  * settings, its RSS from /proc. The files are decoded one at a time as they play.
@@ -191,23 +214,11 @@ async function replayInChild(
   let phase = "loading";
   let events = 0;
   let seconds = 0;
-  let buffered = "";
-  child.stderr?.setEncoding("utf8");
-  child.stderr?.on("data", (d: string) => {
-    buffered += d;
-    for (let i = buffered.indexOf("\n"); i >= 0; i = buffered.indexOf("\n")) {
-      const line = buffered.slice(0, i);
-      buffered = buffered.slice(i + 1);
-      try {
-        const j = JSON.parse(line) as { msg: string; audio_s?: number };
-        if (j.msg === "audio input ended") seconds = j.audio_s ?? 0;
-        if (j.msg === "agent running") phase = "running";
-        if (j.msg === "emotion") events++;
-        if (j.msg === "audio input ended") phase = "ended";
-      } catch {
-        // not a log line
-      }
-    }
+  onLogLines(child, (j) => {
+    if (j.msg === "audio input ended") seconds = j.audio_s ?? 0;
+    if (j.msg === "agent running") phase = "running";
+    if (j.msg === "emotion") events++;
+    if (j.msg === "audio input ended") phase = "ended";
   });
   const readRss = () => {
     try {
@@ -266,17 +277,9 @@ async function realTimeInChild(modelDir: string, wav: string): Promise<number> {
   };
   let start: { ticks: number; t: number } | undefined;
   let end: { ticks: number; t: number } | undefined;
-  let buffered = "";
-  child.stderr?.setEncoding("utf8");
-  child.stderr?.on("data", (d: string) => {
-    buffered += d;
-    for (let i = buffered.indexOf("\n"); i >= 0; i = buffered.indexOf("\n")) {
-      const line = buffered.slice(0, i);
-      buffered = buffered.slice(i + 1);
-      if (line.includes('"msg":"agent running"')) start = { ticks: ticks(), t: performance.now() };
-      if (line.includes('"msg":"audio input ended"'))
-        end = { ticks: ticks(), t: performance.now() };
-    }
+  onLogLines(child, (j) => {
+    if (j.msg === "agent running") start = { ticks: ticks(), t: performance.now() };
+    if (j.msg === "audio input ended") end = { ticks: ticks(), t: performance.now() };
   });
   const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
   if (code !== 0 || !start || !end) throw new Error(`ser-agent run on ${wav} exited with ${code}`);
