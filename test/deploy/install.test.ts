@@ -144,6 +144,18 @@ describe("deploy/install.sh (package layout, fake root)", () => {
   const pkg = join(tmp, "ser-agent-0.1.0-linux-x64");
   const m = new FakeMachine("pkg");
   const keys = join(tmp, "keys");
+  /** The options of the full install, and of its idempotent repetition. */
+  const installArgs = () => [
+    "--broker",
+    "mqtt://broker.lan:1883",
+    "--device-id",
+    "kitchen",
+    "--trust-key",
+    join(keys, "release.pub"),
+    "--node",
+    process.execPath,
+    "--no-apt",
+  ];
   let first: Run;
 
   before(() => {
@@ -152,17 +164,7 @@ describe("deploy/install.sh (package layout, fake root)", () => {
     const { publicKey, privateKey } = generateKeyPairSync("ed25519");
     writeFileSync(join(keys, "release.pub"), publicKey.export({ type: "spki", format: "pem" }));
     writeFileSync(join(keys, "release.key"), privateKey.export({ type: "pkcs8", format: "pem" }));
-    first = m.install(pkg, [
-      "--broker",
-      "mqtt://broker.lan:1883",
-      "--device-id",
-      "kitchen",
-      "--trust-key",
-      join(keys, "release.pub"),
-      "--node",
-      process.execPath,
-      "--no-apt",
-    ]);
+    first = m.install(pkg, installArgs());
   });
 
   it("installs the application where the unit runs it, and the agent works from there", () => {
@@ -265,17 +267,7 @@ describe("deploy/install.sh (package layout, fake root)", () => {
   it("is idempotent: a second run with the same options changes nothing", () => {
     ok(first, "install");
     const before = m.snapshot();
-    const again = m.install(pkg, [
-      "--broker",
-      "mqtt://broker.lan:1883",
-      "--device-id",
-      "kitchen",
-      "--trust-key",
-      join(keys, "release.pub"),
-      "--node",
-      process.execPath,
-      "--no-apt",
-    ]);
+    const again = m.install(pkg, installArgs());
     ok(again, "second install");
     assert.deepEqual(m.snapshot(), before);
     assert.ok(!again.commands.some((l) => l.startsWith("useradd")), "useradd on the second run");
