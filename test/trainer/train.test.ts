@@ -8,7 +8,7 @@ import * as tf from "@tensorflow/tfjs";
 import { createRng } from "../../trainer/src/augment/index.js";
 import { main as trainerMain } from "../../trainer/src/cli.js";
 import { initBackend } from "../../trainer/src/train/backend.js";
-import { classWeights, cropFrames } from "../../trainer/src/train/batches.js";
+import { classWeights, cropFrames, mixBatch } from "../../trainer/src/train/batches.js";
 import { FeatureCache } from "../../trainer/src/train/cache.js";
 import { loadWeights, saveWeights } from "../../trainer/src/train/checkpoint.js";
 import { learningRate, trainLoop } from "../../trainer/src/train/loop.js";
@@ -139,6 +139,97 @@ describe("training pieces", () => {
       );
     }
     tf.dispose([...result.params.values()]);
+  });
+
+  it("mixup blends inputs, targets and weights with the partner example", () => {
+    const batch = {
+      x: Float32Array.from([1, 2, 3, 10, 20, 30]), // 2 examples x 3 values
+      y: Float32Array.from([1, 0, 0, 1]),
+      w: Float32Array.from([0.5, 2]),
+    };
+    const mixed = mixBatch(batch, [1, 0], 0.75);
+    const close = (a: Float32Array, b: number[]) => {
+      for (const [i, v] of b.entries()) {
+        assert.ok(Math.abs(a[i] - v) < 1e-6, `${Array.from(a)} vs ${b}`);
+      }
+    };
+    close(mixed.x, [3.25, 6.5, 9.75, 7.75, 15.5, 23.25]);
+    close(mixed.y, [0.75, 0.25, 0.25, 0.75]);
+    close(mixed.w, [0.875, 1.625]);
+    close(batch.x, [1, 2, 3, 10, 20, 30]); // the input batch is untouched
+    // Targets stay distributions.
+    for (let i = 0; i < 2; i++) assert.ok(Math.abs(mixed.y[2 * i] + mixed.y[2 * i + 1] - 1) < 1e-6);
+  });
+
+  it("mixup, label smoothing and weight decay change training, and are deterministic", async () => {
+    const spec = { ...ARCH_DEFAULTS.mlp, hidden: 8, inputDim: 4, classes: 2 };
+    const rng = createRng(11);
+    const train = Array.from({ length: 8 }, (_, i) => ({
+      x: Float32Array.from({ length: 40 }, () => rng.uniform() + (i % 2)),
+      frames: 10,
+      label: i % 2,
+      id: `e${i}`,
+    }));
+    const crops = new Float32Array(8 * 10 * 4);
+    for (const [i, e] of train.entries()) crops.set(e.x, i * 40);
+    const base = {
+      epochs: 3,
+      batchSize: 4,
+      lr: 0.05,
+      warmupEpochs: 0,
+      lrFloor: 0.1,
+      patience: 5,
+      crop: 10,
+      classBalanced: true,
+      seed: 3,
+    };
+    const run = async (extra: object) => {
+      const r = await trainLoop(
+        spec,
+        { ...base, ...extra },
+        train,
+        [],
+        ["a", "b"],
+        async () => crops,
+      );
+      tf.dispose([...r.params.values()]);
+      return r.best;
+    };
+    const plain = await run({});
+    const norm = (m: Map<string, Float32Array>) =>
+      Math.hypot(...[...m].filter(([k]) => k.endsWith("/w")).flatMap(([, v]) => Array.from(v)));
+    for (const extra of [{ mixup: 0.4 }, { labelSmoothing: 0.1 }, { weightDecay: 0.5 }]) {
+      const a = await run(extra);
+      const b = await run(extra);
+      assert.deepEqual(a, b, `${JSON.stringify(extra)} is deterministic for a seed`);
+      assert.notDeepEqual(a, plain, `${JSON.stringify(extra)} changes the weights`);
+    }
+    const decayed = await run({ weightDecay: 0.5 });
+    assert.ok(norm(decayed) < norm(plain), "weight decay shrinks the weight matrices");
+    for (const [k, v] of decayed) {
+      if (k.endsWith("/b")) assert.equal(v.length, (plain.get(k) as Float32Array).length);
+    }
+  });
+
+  it("Beta draws for mixup have the right mean and spread", () => {
+    const r = createRng(4);
+    const N = 20000;
+    let sum = 0;
+    let sum2 = 0;
+    for (let i = 0; i < N; i++) {
+      const b = r.beta(0.4, 0.4);
+      assert.ok(b >= 0 && b <= 1);
+      sum += b;
+      sum2 += b * b;
+    }
+    const mean = sum / N;
+    const variance = sum2 / N - mean * mean;
+    // Beta(a, a): mean 1/2, variance 1 / (4 (2a + 1)) = 0.1389 for a = 0.4.
+    assert.ok(Math.abs(mean - 0.5) < 0.01, `mean ${mean}`);
+    assert.ok(Math.abs(variance - 1 / (4 * 1.8)) < 0.005, `variance ${variance}`);
+    let g = 0;
+    for (let i = 0; i < N; i++) g += r.gamma(3);
+    assert.ok(Math.abs(g / N - 3) < 0.05, `gamma(3) mean ${g / N}`);
   });
 
   it("class weights balance the loss", () => {

@@ -106,6 +106,8 @@ export async function resample(
   fromRate: number,
   toRate = 16000,
 ): Promise<Float32Array> {
+  // Audio already at the rate never loads the WASM module (its code and 16 MiB memory).
+  if (fromRate === toRate) return samples;
   await initResampler();
   return resampleSync(samples, fromRate, toRate);
 }

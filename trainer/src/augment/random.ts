@@ -42,6 +42,34 @@ export class Rng {
     return mean + std * r * Math.cos(2 * Math.PI * v);
   }
 
+  /**
+   * Gamma(shape, 1) by Marsaglia and Tsang; shapes below 1 are boosted (Gamma(a+1) * U^(1/a)),
+   * which mixup's Beta(0.2..0.4) needs.
+   */
+  gamma(shape: number): number {
+    if (!(shape > 0)) throw new RangeError(`gamma shape must be > 0, got ${shape}`);
+    if (shape < 1) return this.gamma(shape + 1) * (1 - this.uniform()) ** (1 / shape);
+    const d = shape - 1 / 3;
+    const c = 1 / Math.sqrt(9 * d);
+    for (;;) {
+      let x: number;
+      let v: number;
+      do {
+        x = this.normal();
+        v = 1 + c * x;
+      } while (v <= 0);
+      v = v * v * v;
+      const u = 1 - this.uniform();
+      if (Math.log(u) < 0.5 * x * x + d - d * v + d * Math.log(v)) return d * v;
+    }
+  }
+
+  /** Beta(a, b) from two gamma draws. */
+  beta(a: number, b: number): number {
+    const x = this.gamma(a);
+    return x / (x + this.gamma(b));
+  }
+
   /** Uniform integer in [0, n). */
   int(n: number): number {
     if (!Number.isInteger(n) || n <= 0) throw new RangeError(`int(n) needs a positive integer`);

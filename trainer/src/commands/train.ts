@@ -40,6 +40,18 @@ function swaFraction(v: unknown): number {
   return f;
 }
 
+function positive(v: unknown, name: string, fallback: number): number {
+  const x = numberOption(v, name, fallback);
+  if (!(x > 0)) throw new UsageError(`--${name} must be a number above 0`);
+  return x;
+}
+
+function fraction(v: unknown, name: string): number {
+  const x = numberOption(v, name, 0);
+  if (!(x >= 0 && x < 1)) throw new UsageError(`--${name} must be a fraction in [0, 1)`);
+  return x;
+}
+
 const list = (v: unknown) =>
   typeof v === "string" && v.trim() ? v.split(",").map((s) => s.trim()) : undefined;
 
@@ -80,6 +92,10 @@ Model and training:
   --seed N               seed for everything random (default 1)
   --swa F                the model is the average of the weights of the last F of the epochs
                          (e.g. 0.3): no early stopping and no epoch picked by validation UAR
+  --mixup A              blend every batch with a shuffled copy of itself, inputs and targets,
+                         by lambda ~ Beta(A, A) (e.g. 0.4); off by default
+  --label-smoothing X    smooth the targets by X (e.g. 0.1); off by default
+  --weight-decay X       decoupled weight decay of the weight matrices (AdamW; e.g. 0.05); off
   --augment light|default|none   augmentation strength (default light: measured better)
   --no-augment           same as --augment none
   --noise-dir DIR        also mix in noise recordings from DIR
@@ -122,6 +138,9 @@ Run:
     crop: { type: "string" },
     seed: { type: "string" },
     swa: { type: "string" },
+    mixup: { type: "string" },
+    "label-smoothing": { type: "string" },
+    "weight-decay": { type: "string" },
     "no-augment": { type: "boolean", default: false },
     augment: { type: "string", default: "light" },
     "noise-dir": { type: "string" },
@@ -296,6 +315,13 @@ Run:
             classBalanced: !values["no-balance"],
             seed,
             ...(values.swa !== undefined ? { swa: swaFraction(values.swa) } : {}),
+            ...(values.mixup !== undefined ? { mixup: positive(values.mixup, "mixup", 0.4) } : {}),
+            ...(values["weight-decay"] !== undefined
+              ? { weightDecay: positive(values["weight-decay"], "weight-decay", 0.01) }
+              : {}),
+            ...(values["label-smoothing"] !== undefined
+              ? { labelSmoothing: fraction(values["label-smoothing"], "label-smoothing") }
+              : {}),
           },
           augment,
           worker: !values["no-worker"],

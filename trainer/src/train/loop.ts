@@ -2,7 +2,7 @@ import * as tf from "@tensorflow/tfjs";
 import { createRng, seedFrom } from "../augment/index.js";
 import { type Metrics, metricsFromScores } from "../eval/metrics.js";
 import type { EpochRecord } from "../eval/report.js";
-import { classWeights, cropFrames, type Example } from "./batches.js";
+import { type Batch, classWeights, cropFrames, type Example, mixBatch } from "./batches.js";
 import { forward, initParams, type ModelSpec, minFrames } from "./models.js";
 
 export interface LoopConfig {
@@ -25,6 +25,15 @@ export interface LoopConfig {
    * validation UAR. Absent: the epoch with the best validation UAR.
    */
   swa?: number;
+  /** Mixup: each batch is blended with a shuffled copy of itself, lambda ~ Beta(a, a). Absent: off. */
+  mixup?: number;
+  /** Label smoothing of the targets (e.g. 0.1). Absent: off. */
+  labelSmoothing?: number;
+  /**
+   * Decoupled weight decay (AdamW): after every step each weight matrix shrinks by
+   * lr * weightDecay; biases (rank 1) are left alone. Absent: off.
+   */
+  weightDecay?: number;
 }
 
 /** Where the training windows of an epoch come from: augmented by a worker, or plain crops. */
@@ -129,6 +138,8 @@ export async function trainLoop(
   const params = initParams(spec, cfg.seed);
   if (resume) for (const [k, v] of resume.params) params.get(k)?.assign(v);
   const vars = [...params.values()];
+  // Matrices only: decaying a bias shifts the model without regularising it.
+  const decayed = vars.filter((v) => v.rank >= 2);
   const optimizer = tf.train.adam(cfg.lr);
   if (resume?.optimizer) await optimizer.setWeights(resume.optimizer);
   const weights = cfg.classBalanced
@@ -168,22 +179,32 @@ export async function trainLoop(
     for (let b = 0; b < order.length; b += cfg.batchSize) {
       const idx = order.slice(b, b + cfg.batchSize);
       const xb = new Float32Array(idx.length * cfg.crop * width);
+      const yb = new Float32Array(idx.length * labels.length);
       idx.forEach((i, j) => {
         xb.set(
           data.subarray(i * cfg.crop * width, (i + 1) * cfg.crop * width),
           j * cfg.crop * width,
         );
+        yb[j * labels.length + train[i].label] = 1;
       });
+      let batch: Batch = {
+        x: xb,
+        y: yb,
+        w: Float32Array.from(idx, (i) => weights[train[i].label]),
+      };
+      if (cfg.mixup) {
+        const mixRng = createRng(seedFrom(cfg.seed, "mixup", epoch, b));
+        const lambda = mixRng.beta(cfg.mixup, cfg.mixup);
+        // max(l, 1 - l): each example stays the larger part of its blend, so no target is mostly
+        // another example's.
+        const partner = mixRng.shuffle(idx.map((_, j) => j));
+        batch = mixBatch(batch, partner, Math.max(lambda, 1 - lambda));
+      }
+      const { x: bx, y: by, w: bw } = batch;
       const loss = tf.tidy(() => {
-        const x = tf.tensor3d(xb, [idx.length, cfg.crop, width]);
-        const y = tf.oneHot(
-          tf.tensor1d(
-            idx.map((i) => train[i].label),
-            "int32",
-          ),
-          labels.length,
-        );
-        const w = tf.tensor1d(idx.map((i) => weights[train[i].label]));
+        const x = tf.tensor3d(bx, [idx.length, cfg.crop, width]);
+        const y = tf.tensor2d(by, [idx.length, labels.length]);
+        const w = tf.tensor1d(bw);
         const seed = seedFrom(cfg.seed, "dropout", epoch, b);
         return optimizer.minimize(
           () =>
@@ -191,11 +212,18 @@ export async function trainLoop(
               y,
               forward(spec, params, x, { training: true, seed }),
               w,
+              cfg.labelSmoothing ?? 0,
             ) as tf.Scalar,
           true,
           vars,
         ) as tf.Scalar;
       });
+      if (cfg.weightDecay) {
+        const keep = 1 - lr * cfg.weightDecay;
+        tf.tidy(() => {
+          for (const v of decayed) v.assign(v.mul(keep));
+        });
+      }
       lossSum += (await loss.data())[0];
       loss.dispose();
       batches++;
