@@ -201,6 +201,39 @@ describe("StdinSource", () => {
     assert.ok(pauses > 0);
     assert.deepEqual(concat(got), signal);
   });
+  it("bounds the queue by audio duration too: big stdin chunks pause it before the chunk limit", async () => {
+    const stream = new PassThrough({ highWaterMark: 64 });
+    // 0.1 s may be queued; each write below is 0.05 s (1600 bytes), far under 256 chunks.
+    const src = new StdinSource(stream, { maxQueuedSeconds: 0.1 });
+    const bytes = encodeS16le(signal);
+    void (async () => {
+      for (let at = 0; at < bytes.length; at += 1600) {
+        if (!stream.write(bytes.subarray(at, at + 1600))) {
+          await new Promise((r) => stream.once("drain", r));
+        }
+      }
+      stream.end();
+    })();
+    let pauses = 0;
+    stream.on("pause", () => pauses++);
+    const got: AudioChunk[] = [];
+    let held = 0;
+    const iterator = src[Symbol.asyncIterator]();
+    // Let the writer run ahead of a consumer that has not started reading.
+    const first = await iterator.next();
+    await new Promise((r) => setTimeout(r, 50));
+    if (!first.done) got.push(first.value);
+    for (;;) {
+      const next = await iterator.next();
+      if (next.done) break;
+      got.push(next.value);
+      held = Math.max(held, src.samplesDelivered - concat(got).length);
+    }
+    assert.ok(pauses > 0, "the stream was paused");
+    assert.ok(held <= 0.1 * 16000 + 1600, `at most ~0.1 s queued, saw ${held} samples`);
+    assert.equal(src.samplesDropped, 0);
+    assert.deepEqual(concat(got), signal);
+  });
 });
 
 describe("S16leDecoder", () => {

@@ -15,6 +15,11 @@ export interface BaseSourceOptions {
   logger?: Logger;
   /** Chunks an async iterator may hold before the source is paused (or drops). Default 256. */
   maxQueuedChunks?: number;
+  /**
+   * Audio an async iterator may hold, in seconds, whatever the chunk size (stdin hands over
+   * 64 KiB, 2 s, per chunk): the same pause-or-drop applies. Default 10.
+   */
+  maxQueuedSeconds?: number;
 }
 
 /**
@@ -29,6 +34,7 @@ export abstract class BaseAudioSource
   readonly sampleRate = CAPTURE_SAMPLE_RATE;
   protected readonly logger: Logger | undefined;
   protected readonly maxQueuedChunks: number;
+  protected readonly maxQueuedSamples: number;
   private delivered = 0;
   private dropped = 0;
   private current: "idle" | "running" | "ended" = "idle";
@@ -40,6 +46,10 @@ export abstract class BaseAudioSource
     super();
     this.logger = options.logger;
     this.maxQueuedChunks = Math.max(1, options.maxQueuedChunks ?? 256);
+    this.maxQueuedSamples = Math.max(
+      1,
+      Math.round((options.maxQueuedSeconds ?? 10) * CAPTURE_SAMPLE_RATE),
+    );
   }
 
   get samplesDelivered(): number {
@@ -109,6 +119,11 @@ export abstract class BaseAudioSource
     let wake: (() => void) | undefined;
     let droppedHere = false;
     const max = this.maxQueuedChunks;
+    const maxSamples = this.maxQueuedSamples;
+    let queuedSamples = 0;
+    const full = () => queue.length >= max || queuedSamples >= maxSamples;
+    // Resume once the queue has drained to half of both limits.
+    const halfEmpty = () => queue.length <= max >> 1 && queuedSamples <= maxSamples / 2;
 
     const release = () => {
       if (!holdingPause) return;
@@ -117,16 +132,18 @@ export abstract class BaseAudioSource
       if (this.pausedBy === 0) this.onResume();
     };
     const onData = (chunk: AudioChunk) => {
-      if (queue.length >= max && !this.canPause) {
+      while (queue.length > 0 && full() && !this.canPause) {
         // Drop the oldest; the chunk after it (now the oldest) starts after a gap.
-        const lost = queue.shift();
-        if (lost) this.dropped += lost.samples.length;
+        const lost = queue.shift() as AudioChunk;
+        this.dropped += lost.samples.length;
+        queuedSamples -= lost.samples.length;
         if (queue.length > 0) queue[0] = { ...queue[0], discontinuity: true };
         else droppedHere = true;
       }
       queue.push(droppedHere ? { ...chunk, discontinuity: true } : chunk);
+      queuedSamples += chunk.samples.length;
       droppedHere = false;
-      if (queue.length >= max && this.canPause && !holdingPause) {
+      if (full() && this.canPause && !holdingPause) {
         holdingPause = true;
         this.pausedBy++;
         if (this.pausedBy === 1) this.onPause();
@@ -157,7 +174,8 @@ export abstract class BaseAudioSource
         for (;;) {
           const chunk = queue.shift();
           if (chunk) {
-            if (holdingPause && queue.length <= max >> 1) release();
+            queuedSamples -= chunk.samples.length;
+            if (holdingPause && halfEmpty()) release();
             return { value: chunk, done: false };
           }
           if (ended) {
@@ -177,6 +195,7 @@ export abstract class BaseAudioSource
       return: async (): Promise<IteratorResult<AudioChunk>> => {
         detach();
         queue.length = 0;
+        queuedSamples = 0;
         ended = true;
         await this.stop();
         return { value: undefined, done: true };
