@@ -4,6 +4,7 @@ import { cpus } from "node:os";
 import * as ort from "onnxruntime-node";
 import { benchAudio } from "./audio.bench.js";
 import { benchFeatures } from "./features.bench.js";
+import { benchMemoryFloor, memoryFloorMarkdown } from "./memory-floor.bench.js";
 import { benchModel } from "./model.bench.js";
 import { benchPeer } from "./peer.js";
 import { benchRuntime, runtimeMarkdown } from "./runtime.bench.js";
@@ -69,6 +70,7 @@ for (const m of models) {
 
 // Voice activity and the whole agent: these take a few minutes (`--quick` for a short pass).
 const quick = process.argv.includes("--quick");
+console.log(`\n${memoryFloorMarkdown(await benchMemoryFloor())}`);
 console.log(`\n${vadMarkdown(await benchVad(quick ? { quick: true } : {}))}`);
 console.log(
   `\n${runtimeMarkdown(

@@ -1,0 +1,36 @@
+// Child of bench/memory-floor.bench.ts: loads the agent's parts one after another in one
+// process and prints the resident memory after each step as a JSON line. Plain JavaScript on
+// the built agent, so no TypeScript loader weighs in.
+import { readFileSync } from "node:fs";
+
+const [modelPath, sileroPath, cliPath] = process.argv.slice(2);
+
+function resident() {
+  const status = readFileSync("/proc/self/status", "utf8");
+  const kib = (key) => Number(new RegExp(`${key}:\\s+(\\d+) kB`).exec(status)?.[1] ?? Number.NaN);
+  return { rss_kib: kib("VmRSS"), anon_kib: kib("RssAnon"), file_kib: kib("RssFile") };
+}
+
+const report = (step) => process.stdout.write(`${JSON.stringify({ step, ...resident() })}\n`);
+// The options of the agent's own sessions (agent/src/model/runner.ts, agent/src/vad/silero.ts).
+const options = {
+  intraOpNumThreads: 1,
+  interOpNumThreads: 1,
+  executionMode: "sequential",
+  graphOptimizationLevel: "all",
+  logSeverityLevel: 3,
+};
+
+report("Node.js, nothing loaded");
+const ort = await import("onnxruntime-node");
+report("+ import onnxruntime-node");
+await ort.InferenceSession.create(modelPath, options);
+report("+ the emotion model's session");
+await ort.InferenceSession.create(sileroPath, options);
+report("+ Silero's session");
+await import("mqtt");
+report("+ import mqtt (MQTT.js)");
+await import("convict");
+report("+ import convict");
+await import(cliPath);
+report("+ the agent's own modules (ser-agent's command line, everything it imports at start)");
