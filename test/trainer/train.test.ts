@@ -88,18 +88,24 @@ describe("models", () => {
   });
 });
 
+/** Eight 10-frame examples of two separable classes for a tiny MLP, and their crops. */
+function tinyTask(seed: number) {
+  const spec = { ...ARCH_DEFAULTS.mlp, hidden: 8, inputDim: 4, classes: 2 };
+  const rng = createRng(seed);
+  const train = Array.from({ length: 8 }, (_, i) => ({
+    x: Float32Array.from({ length: 40 }, () => rng.uniform() + (i % 2)),
+    frames: 10,
+    label: i % 2,
+    id: `e${i}`,
+  }));
+  const crops = new Float32Array(8 * 10 * 4);
+  for (const [i, e] of train.entries()) crops.set(e.x, i * 40);
+  return { spec, train, crops };
+}
+
 describe("training pieces", () => {
   it("weight averaging returns the mean of the last epochs' weights and never stops early", async () => {
-    const spec = { ...ARCH_DEFAULTS.mlp, hidden: 8, inputDim: 4, classes: 2 };
-    const rng = createRng(5);
-    const train = Array.from({ length: 8 }, (_, i) => ({
-      x: Float32Array.from({ length: 40 }, () => rng.uniform() + (i % 2)),
-      frames: 10,
-      label: i % 2,
-      id: `e${i}`,
-    }));
-    const crops = new Float32Array(8 * 10 * 4);
-    for (const [i, e] of train.entries()) crops.set(e.x, i * 40);
+    const { spec, train, crops } = tinyTask(5);
     const seen: Map<string, Float32Array>[] = [];
     const cfg = {
       epochs: 4,
@@ -162,16 +168,7 @@ describe("training pieces", () => {
   });
 
   it("mixup, label smoothing and weight decay change training, and are deterministic", async () => {
-    const spec = { ...ARCH_DEFAULTS.mlp, hidden: 8, inputDim: 4, classes: 2 };
-    const rng = createRng(11);
-    const train = Array.from({ length: 8 }, (_, i) => ({
-      x: Float32Array.from({ length: 40 }, () => rng.uniform() + (i % 2)),
-      frames: 10,
-      label: i % 2,
-      id: `e${i}`,
-    }));
-    const crops = new Float32Array(8 * 10 * 4);
-    for (const [i, e] of train.entries()) crops.set(e.x, i * 40);
+    const { spec, train, crops } = tinyTask(11);
     const base = {
       epochs: 3,
       batchSize: 4,
