@@ -75,7 +75,10 @@ export class SileroVad implements SpeechModel {
   private readonly input: Float32Array;
   private readonly context: number;
   private readonly window: number;
-  private state: Float32Array = new Float32Array(2 * 128);
+  /** The LSTM state, carried from one window to the next. */
+  private readonly state = new Float32Array(2 * 128);
+  /** The same tensors every call: they wrap `input` and `state`, which are updated in place. */
+  private readonly feeds: Record<string, ort.Tensor>;
   private readonly sr: ort.Tensor | undefined;
   private readonly decimator: HalfbandDecimator | undefined;
 
@@ -93,6 +96,11 @@ export class SileroVad implements SpeechModel {
     if (runner.session.inputNames.includes("sr")) {
       this.sr = new ort.Tensor("int64", BigInt64Array.from([BigInt(sampleRate)]), []);
     }
+    this.feeds = {
+      input: new ort.Tensor("float32", this.input, [1, this.context + this.window]),
+      state: new ort.Tensor("float32", this.state, [2, 1, 128]),
+      ...(this.sr ? { sr: this.sr } : {}),
+    };
   }
 
   static async create(options: SileroOptions = {}): Promise<SileroVad> {
@@ -136,26 +144,20 @@ export class SileroVad implements SpeechModel {
     const W = this.window;
     if (this.decimator) this.decimator.process(window, x.subarray(C));
     else x.set(window, C);
-    const feeds: Record<string, ort.Tensor> = {
-      input: new ort.Tensor("float32", x, [1, C + W]),
-      state: new ort.Tensor("float32", this.state, [2, 1, 128]),
-    };
-    if (this.sr) feeds.sr = this.sr;
     const out =
       this.runner.kind === "sync"
-        ? this.runner.session.run(feeds)
-        : await this.runner.session.run(feeds);
+        ? this.runner.session.run(this.feeds)
+        : await this.runner.session.run(this.feeds);
     // Next window's context: the last samples of this one.
     x.copyWithin(0, W, W + C);
-    // A fresh array per call (the binding allocates outputs), so it can be kept as it is.
-    this.state = out.stateN.data as Float32Array;
+    this.state.set(out.stateN.data as Float32Array);
     return (out.output.data as Float32Array)[0];
   }
 
   reset(): void {
     this.input.fill(0);
     this.decimator?.reset();
-    this.state = new Float32Array(2 * 128);
+    this.state.fill(0);
   }
 
   /** "sync" (the binding called directly) or "public" (InferenceSession). */
