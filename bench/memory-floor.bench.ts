@@ -23,6 +23,7 @@ export async function benchMemoryFloor(): Promise<FloorStep[]> {
   const { stdout } = await promisify(execFile)(
     process.execPath,
     [
+      "--expose-gc",
       fileURLToPath(new URL("memory-floor.child.mjs", import.meta.url)),
       model,
       sileroModelPath(),
@@ -48,7 +49,7 @@ export async function benchMemoryFloor(): Promise<FloorStep[]> {
 export function memoryFloorMarkdown(steps: FloorStep[]): string {
   const f = (x: number) => x.toFixed(1);
   return [
-    "Resident memory of the agent's parts, loaded one after another in one process (the unit's memory settings):",
+    "Resident memory of the agent's parts, loaded one after another in one process (the unit's memory settings; a full garbage collection before each reading):",
     "",
     "| step | RSS | private | file-backed | added |",
     "|---|---|---|---|---|",

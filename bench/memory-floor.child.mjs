@@ -11,7 +11,11 @@ function resident() {
   return { rss_kib: kib("VmRSS"), anon_kib: kib("RssAnon"), file_kib: kib("RssFile") };
 }
 
-const report = (step) => process.stdout.write(`${JSON.stringify({ step, ...resident() })}\n`);
+// A full garbage collection first (node --expose-gc): what the step holds, not its garbage.
+const report = (step) => {
+  globalThis.gc?.();
+  process.stdout.write(`${JSON.stringify({ step, ...resident() })}\n`);
+};
 // The options of the agent's own sessions (agent/src/model/runner.ts, agent/src/vad/silero.ts).
 const options = {
   intraOpNumThreads: 1,

@@ -22,6 +22,8 @@ export const DEFAULT_RECIPE = [
   "0.002",
   "--epochs",
   "40",
+  "--crop",
+  "200",
   "--swa",
   "0.3",
   "--seed",
@@ -37,20 +39,20 @@ export const defaultModelCommand: Command = {
 Trains the default recipe (${DEFAULT_RECIPE.join(" ")}) twice on RAVDESS: with
 Actors 17-20 held out (the validation metrics and the int8 calibration choice), then on all 20
 actors (the model). Exports both; the final bundle goes to --out with the held-out metrics.
-About 25 + 30 minutes on a 2-core machine with the WASM backend.
+About 25 + 25 minutes on a 2-core machine with the WASM backend.
 
 Options:
   --data DIR      the RAVDESS directory (Actor_01..Actor_20)
   --out DIR       the bundle (default models/default)
   --runs DIR      run directories (default runs/default: heldout/, final/, heldout-bundle/)
-  --version X.Y.Z the model version (default 1.0.0)
+  --version X.Y.Z the model version (default 1.1.0)
   --cache DIR     decoded-audio and feature cache (default .cache/ser-edge)
 `,
   options: {
     data: { type: "string", multiple: true },
     out: { type: "string", default: "models/default" },
     runs: { type: "string", default: "runs/default" },
-    version: { type: "string", default: "1.0.0" },
+    version: { type: "string", default: "1.1.0" },
     cache: { type: "string", default: ".cache/ser-edge" },
   },
   async run(values, _positionals, io) {
