@@ -183,14 +183,7 @@ describe("StdinSource", () => {
     const stream = new PassThrough({ highWaterMark: 64 });
     const src = new StdinSource(stream, { maxQueuedChunks: 2 });
     const bytes = encodeS16le(signal);
-    void (async () => {
-      for (let at = 0; at < bytes.length; at += 64) {
-        if (!stream.write(bytes.subarray(at, at + 64))) {
-          await new Promise((r) => stream.once("drain", r));
-        }
-      }
-      stream.end();
-    })();
+    void writeInPieces(stream, bytes, 64);
     const got: AudioChunk[] = [];
     let pauses = 0;
     stream.on("pause", () => pauses++);
@@ -201,19 +194,13 @@ describe("StdinSource", () => {
     assert.ok(pauses > 0);
     assert.deepEqual(concat(got), signal);
   });
+
   it("bounds the queue by audio duration too: big stdin chunks pause it before the chunk limit", async () => {
     const stream = new PassThrough({ highWaterMark: 64 });
     // 0.1 s may be queued; each write below is 0.05 s (1600 bytes), far under 256 chunks.
     const src = new StdinSource(stream, { maxQueuedSeconds: 0.1 });
     const bytes = encodeS16le(signal);
-    void (async () => {
-      for (let at = 0; at < bytes.length; at += 1600) {
-        if (!stream.write(bytes.subarray(at, at + 1600))) {
-          await new Promise((r) => stream.once("drain", r));
-        }
-      }
-      stream.end();
-    })();
+    void writeInPieces(stream, bytes, 1600);
     let pauses = 0;
     stream.on("pause", () => pauses++);
     const got: AudioChunk[] = [];
@@ -235,6 +222,16 @@ describe("StdinSource", () => {
     assert.deepEqual(concat(got), signal);
   });
 });
+
+/** Writes `bytes` to the stream `step` bytes at a time, honouring back-pressure, then ends it. */
+async function writeInPieces(stream: PassThrough, bytes: Uint8Array, step: number) {
+  for (let at = 0; at < bytes.length; at += step) {
+    if (!stream.write(bytes.subarray(at, at + step))) {
+      await new Promise((r) => stream.once("drain", r));
+    }
+  }
+  stream.end();
+}
 
 describe("S16leDecoder", () => {
   it("gives int16 / 32768", () => {
