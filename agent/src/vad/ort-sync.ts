@@ -57,8 +57,8 @@ export function openSyncSession(
   if (typeof native.loadModel !== "function" || typeof native.run !== "function") return undefined;
   // A model error is the caller's to report, so it is thrown, not swallowed.
   native.loadModel(path, options);
-  const inputNames = native.inputMetadata.map((m) => m.name);
-  const outputNames = native.outputMetadata.map((m) => m.name);
+  const inputNames = native.inputMetadata.map((meta) => meta.name);
+  const outputNames = native.outputMetadata.map((meta) => meta.name);
   const fetches = Object.fromEntries(outputNames.map((n) => [n, null]));
   const noOptions = {};
   return {

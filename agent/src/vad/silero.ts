@@ -117,8 +117,8 @@ export class SileroVad implements SpeechModel {
     const runner: SileroSession = sync
       ? { kind: "sync", session: sync }
       : { kind: "public", session: await ort.InferenceSession.create(path, sessionOptions) };
-    const release = async () =>
-      runner.kind === "sync" ? runner.session.release() : await runner.session.release();
+    // Both kinds release with release() (one returns a promise); awaiting either is fine.
+    const release = async () => await runner.session.release();
     const inputs = runner.session.inputNames;
     for (const name of ["input", "state"]) {
       if (!inputs.includes(name)) {
@@ -166,7 +166,6 @@ export class SileroVad implements SpeechModel {
   }
 
   async dispose(): Promise<void> {
-    if (this.runner.kind === "sync") this.runner.session.release();
-    else await this.runner.session.release();
+    await this.runner.session.release();
   }
 }

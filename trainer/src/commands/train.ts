@@ -40,14 +40,15 @@ function swaFraction(v: unknown): number {
   return f;
 }
 
-function positive(v: unknown, name: string, fallback: number): number {
-  const x = numberOption(v, name, fallback);
+// For options given on the command line (absent ones are left out of the config, so no default).
+function positive(v: unknown, name: string): number {
+  const x = numberOption(v, name, Number.NaN);
   if (!(x > 0)) throw new UsageError(`--${name} must be a number above 0`);
   return x;
 }
 
 function fraction(v: unknown, name: string): number {
-  const x = numberOption(v, name, 0);
+  const x = numberOption(v, name, Number.NaN);
   if (!(x >= 0 && x < 1)) throw new UsageError(`--${name} must be a fraction in [0, 1)`);
   return x;
 }
@@ -315,9 +316,9 @@ Run:
             classBalanced: !values["no-balance"],
             seed,
             ...(values.swa !== undefined ? { swa: swaFraction(values.swa) } : {}),
-            ...(values.mixup !== undefined ? { mixup: positive(values.mixup, "mixup", 0.4) } : {}),
+            ...(values.mixup !== undefined ? { mixup: positive(values.mixup, "mixup") } : {}),
             ...(values["weight-decay"] !== undefined
-              ? { weightDecay: positive(values["weight-decay"], "weight-decay", 0.01) }
+              ? { weightDecay: positive(values["weight-decay"], "weight-decay") }
               : {}),
             ...(values["label-smoothing"] !== undefined
               ? { labelSmoothing: fraction(values["label-smoothing"], "label-smoothing") }
