@@ -6,7 +6,12 @@ import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { readAudioFile } from "@ser-edge/agent/audio";
-import { extractFeatures, FeatureExtractor } from "@ser-edge/agent/features";
+import {
+  extractFeatures,
+  FeatureExtractor,
+  pitchFeatures,
+  representFrames,
+} from "@ser-edge/agent/features";
 import { medianMs } from "./stats.js";
 
 export function benchClips(): string[] {
@@ -34,6 +39,10 @@ export interface FeatureBench {
   streaming_10ms_ms_per_audio_s: number;
   /** Streaming form fed 100 ms chunks. */
   streaming_100ms_ms_per_audio_s: number;
+  /** Pitch and voicing alone (the extra work of the "mfcc+pitch" representation). */
+  pitch_ms_per_audio_s: number;
+  /** The "mfcc+pitch" representation, offline: MFCCs, pitch, and the interleaving. */
+  mfcc_pitch_ms_per_audio_s: number;
   /** Extractor construction (WASM instance and tables), once per parameter set. */
   setup_ms: number;
 }
@@ -58,6 +67,8 @@ export async function benchFeatures(): Promise<FeatureBench> {
     offline_ms_per_audio_s: await sum((x) => extractFeatures(x, ex)),
     streaming_10ms_ms_per_audio_s: await sum(streaming(160)),
     streaming_100ms_ms_per_audio_s: await sum(streaming(1600)),
+    pitch_ms_per_audio_s: await sum((x) => pitchFeatures(x, ex.params)),
+    mfcc_pitch_ms_per_audio_s: await sum((x) => representFrames(x, "mfcc+pitch", ex)),
     setup_ms: setup,
   };
 }

@@ -42,6 +42,8 @@ row(
   lib?.librosa_mfcc_ms_per_audio_s,
   "ms/audio-s",
 );
+row("pitch + voicing (mfcc+pitch models)", f.pitch_ms_per_audio_s, undefined, "ms/audio-s");
+row("MFCC-40 + pitch, offline", f.mfcc_pitch_ms_per_audio_s, undefined, "ms/audio-s");
 if (a.wav48k_read_decode_resample_ms !== undefined) {
   row(
     `48 kHz WAV (${fmt(a.wav48k_seconds, 2)} s) read+decode+resample to 16 kHz`,

@@ -463,3 +463,68 @@ function dctFrame(db: usize, out: usize): void {
     );
   }
 }
+
+// Normalised cross-correlation for the pitch tracker (agent/src/features/pitch.ts, which holds the
+// plain TypeScript twin this must equal bit for bit): span f64[w + hi + 1] at pSpan, w a multiple
+// of 4; for every lag in [lo, hi], r[lag] = sum_{n<w} x[n] x[n+lag] / sqrt(e0 * max(e_lag, 1e-20))
+// stored at pR + 8 * lag. Same operation order as the twin: sequential energies, the lagged one
+// slid by a sample per lag, and four partial dot products (n mod 4) summed left to right.
+export function nccf(pSpan: usize, w: i32, lo: i32, hi: i32, pR: usize): void {
+  let e0: f64 = 0;
+  for (let n: i32 = 0; n < w; n++) {
+    const v = load<f64>(pSpan + (<usize>n << 3));
+    e0 += v * v;
+  }
+  let el: f64 = 0;
+  for (let n: i32 = 0; n < w; n++) {
+    const v = load<f64>(pSpan + (<usize>(n + lo) << 3));
+    el += v * v;
+  }
+  for (let lag: i32 = lo; lag <= hi; lag++) {
+    if (lag > lo) {
+      const out0 = load<f64>(pSpan + (<usize>(lag - 1) << 3));
+      const in1 = load<f64>(pSpan + (<usize>(lag - 1 + w) << 3));
+      el += in1 * in1 - out0 * out0;
+    }
+    const q = pSpan + (<usize>lag << 3);
+    let acc0 = f64x2.splat(0);
+    let acc1 = f64x2.splat(0);
+    for (let n: i32 = 0; n < w; n += 4) {
+      const o = <usize>n << 3;
+      acc0 = f64x2.add(acc0, f64x2.mul(v128.load(pSpan + o), v128.load(q + o)));
+      acc1 = f64x2.add(acc1, f64x2.mul(v128.load(pSpan + o, 16), v128.load(q + o, 16)));
+    }
+    const dot =
+      f64x2.extract_lane(acc0, 0) +
+      f64x2.extract_lane(acc0, 1) +
+      f64x2.extract_lane(acc1, 0) +
+      f64x2.extract_lane(acc1, 1);
+    store<f64>(pR + (<usize>lag << 3), dot / Math.sqrt(e0 * Math.max(el, 1e-20)));
+  }
+}
+
+// Low-pass FIR evaluated at every factor-th sample for the pitch tracker (pitch.ts's
+// decimateForPitch is the TypeScript twin it equals bit for bit): f32 x[len] at pX, f32 h[taps]
+// at pH (taps odd, centred), f32 out[n] at pOut; products and sums in f64, taps in order, the
+// samples past either end taken as zeros.
+export function firDecimate(
+  pX: usize,
+  len: i32,
+  pH: usize,
+  taps: i32,
+  factor: i32,
+  pOut: usize,
+  n: i32,
+): void {
+  const half = (taps - 1) >> 1;
+  for (let m: i32 = 0; m < n; m++) {
+    const c = m * factor - half;
+    const k0 = c < 0 ? -c : 0;
+    const k1 = len - c < taps ? len - c : taps;
+    let acc: f64 = 0;
+    for (let k = k0; k < k1; k++) {
+      acc += <f64>load<f32>(pH + (<usize>k << 2)) * <f64>load<f32>(pX + (<usize>(c + k) << 2));
+    }
+    store<f32>(pOut + (<usize>m << 2), <f32>acc);
+  }
+}

@@ -457,6 +457,18 @@ describe("readBundle / writeBundle", () => {
       ],
       [
         (m) => {
+          m.representation = "mfcc+pitch";
+        },
+        /normalization\.mean must be 42 numbers long/,
+      ],
+      [
+        (m) => {
+          (m as { representation: string }).representation = "pitch";
+        },
+        /representation must be "mfcc", or "mel", or "mfcc\+pitch"/,
+      ],
+      [
+        (m) => {
           m.normalization.std[0] = 0;
         },
         /normalization\.std must be all positive/,

@@ -207,6 +207,32 @@ describe("ser-trainer export, end to end", () => {
     assert.equal(byDefault.out(), forced.out());
   });
 
+  it("a model on MFCC + pitch: the device pipeline scores it exactly as the trainer did", async () => {
+    const run = join(root, "run-pitch");
+    const a = ["train", data, "--val-speakers", "generic:s4", "--epochs", "2", ...common];
+    assert.equal(
+      await trainerMain([...a, "--representation", "mfcc+pitch", "--out", run], quiet),
+      0,
+    );
+    const bundle = join(root, "bundle-pitch");
+    const e = capture();
+    const exp = ["export", run, "--out", bundle, "--cache", cache, "--calibration", "minmax"];
+    assert.equal(await trainerMain(exp, e.io), 0, e.err());
+    const m = JSON.parse(readFileSync(join(bundle, "manifest.json"), "utf8")) as Manifest;
+    assert.equal(m.representation, "mfcc+pitch");
+    assert.deepEqual(m.input.shape.at(-1), 42);
+    assert.equal(m.normalization.mean.length, 42);
+    const exported = JSON.parse(readFileSync(join(run, "export-int8.json"), "utf8"));
+    assert.ok(Math.abs(exported.fp32Uar - exported.tfjsUar) < 1e-9, e.err());
+    // The agent's features (modelInput) against the trainer's, through the int8 model.
+    const c = capture();
+    const json = join(root, "evaluate-pitch.json");
+    const args = ["evaluate", bundle, data, "--speakers", "generic:s4", "--no-trim"];
+    assert.equal(await trainerMain([...args, "--json", json], c.io), 0, c.err());
+    const got = JSON.parse(readFileSync(json, "utf8"));
+    assert.deepEqual(got.confusion, m.metrics.validation?.confusion);
+  });
+
   it("says what is wrong with a directory that is not a run", async () => {
     const c = capture();
     assert.equal(await trainerMain(["export", root, "--out", join(root, "x")], c.io), 1);

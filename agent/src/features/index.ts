@@ -22,4 +22,22 @@ export {
   featureParamsKey,
   resolveFeatureParams,
 } from "./params.js";
+export {
+  centeredFrameCount,
+  decimateForPitch,
+  decimateReference,
+  nccfReference,
+  PITCH_FEATURES,
+  type PitchFrame,
+  pitchFeatures,
+  pitchTrack,
+  pitchTrackReference,
+} from "./pitch.js";
+export {
+  isRepresentation,
+  REPRESENTATIONS,
+  type Representation,
+  representationWidth,
+  representFrames,
+} from "./representation.js";
 export { periodicWindow } from "./window.js";

@@ -40,8 +40,11 @@ interface FramesExports {
 
 let compiled: WebAssembly.Module | undefined;
 
-/** The kernel is built from agent/assembly by `npm run build:wasm` (part of `npm run build`). */
-function frameModule(): WebAssembly.Module {
+/**
+ * The kernel is built from agent/assembly by `npm run build:wasm` (part of `npm run build`);
+ * compiled once per thread, instantiated per extractor (and once for the pitch tracker).
+ */
+export function frameModule(): WebAssembly.Module {
   if (!compiled) {
     const url = new URL("../../wasm/frames.wasm", import.meta.url);
     let bytes: Buffer;

@@ -1,4 +1,5 @@
 import type { FeatureParams } from "../features/params.js";
+import type { Representation } from "../features/representation.js";
 
 /**
  * A model bundle's manifest: everything the device needs to compute the model's input exactly as
@@ -59,8 +60,11 @@ export interface Manifest {
   version: string;
   createdAt: string;
   labels: string[];
-  /** "mfcc": nMfcc coefficients per frame; "mel": nMels dB bands per frame. */
-  representation: "mfcc" | "mel";
+  /**
+   * "mfcc": nMfcc coefficients per frame; "mel": nMels dB bands per frame; "mfcc+pitch": the
+   * MFCCs, then log2(F0 / 100 Hz) and voicing (features/representation.ts).
+   */
+  representation: Representation;
   features: FeatureParams;
   normalization: Normalization;
   /** Shortest input, in feature frames, that the graph accepts. */

@@ -3,6 +3,11 @@ import {
   type FeatureParams,
   resolveFeatureParams,
 } from "../features/params.js";
+import {
+  isRepresentation,
+  REPRESENTATIONS,
+  representationWidth,
+} from "../features/representation.js";
 import { ModelError } from "./errors.js";
 import { MANIFEST_SCHEMA, type Manifest } from "./manifest.js";
 import { isSemver } from "./version.js";
@@ -97,7 +102,9 @@ function checkFeatures(p: Problems, m: Rec): number | undefined {
   if (p.list.length > before) return undefined;
   try {
     const params = resolveFeatureParams(f as Partial<FeatureParams>);
-    return m.representation === "mel" ? params.nMels : params.nMfcc;
+    return isRepresentation(m.representation)
+      ? representationWidth(m.representation, params)
+      : undefined;
   } catch (err) {
     p.list.push(`features: ${(err as Error).message}`);
     return undefined;
@@ -216,9 +223,9 @@ export function validateManifest(value: unknown, path: string): Manifest {
   const labels = Array.isArray(m.labels) ? m.labels : [];
   p.need(new Set(labels).size === labels.length, "labels", "unique");
   p.need(
-    m.representation === "mfcc" || m.representation === "mel",
+    isRepresentation(m.representation),
     "representation",
-    '"mfcc" or "mel"',
+    REPRESENTATIONS.map((r) => `"${r}"`).join(", or "),
     m.representation,
   );
   const width = checkFeatures(p, m);

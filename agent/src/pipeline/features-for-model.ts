@@ -1,7 +1,7 @@
 import {
-  extractFeatures,
   type FeatureExtractor,
   featureParamsKey,
+  representFrames,
   resolveFeatureParams,
 } from "../features/index.js";
 import type { Manifest } from "../model/manifest.js";
@@ -21,13 +21,12 @@ export function modelInput(
   ) {
     throw new Error("the feature extractor was not built from the manifest's feature parameters");
   }
-  const f = extractFeatures(samples, extractor);
-  const x = manifest.representation === "mfcc" ? f.mfcc : f.melDb;
+  const { x, frames } = representFrames(samples, manifest.representation, extractor);
   const width = manifest.input.shape.at(-1);
-  if (typeof width !== "number" || x.length !== f.frames * width) {
+  if (typeof width !== "number" || x.length !== frames * width) {
     throw new Error(
-      `the manifest's input width ${String(width)} does not match its ${manifest.representation} features (${x.length / f.frames} per frame); re-export the bundle`,
+      `the manifest's input width ${String(width)} does not match its ${manifest.representation} features (${x.length / frames} per frame); re-export the bundle`,
     );
   }
-  return { x, frames: f.frames };
+  return { x, frames };
 }

@@ -17,7 +17,7 @@ import type { CorpusName } from "../datasets/types.js";
 import { formatMetricsTable } from "../eval/metrics.js";
 import type { BackendName } from "../train/backend.js";
 import { ARCHS, type Arch, type Pooling } from "../train/models.js";
-import type { Representation } from "../train/representation.js";
+import { isRepresentation, REPRESENTATIONS, type Representation } from "../train/representation.js";
 import { runTraining } from "../train/run.js";
 import { labelOptionsFrom } from "./datasets.js";
 import { featureOptions, featureOptionsHelp, featureParamsFrom } from "./feature-options.js";
@@ -101,7 +101,8 @@ Model and training:
   --no-augment           same as --augment none
   --noise-dir DIR        also mix in noise recordings from DIR
   --no-balance           plain cross-entropy instead of class-balanced
-  --representation mfcc|mel   model input (default mfcc)
+  --representation mfcc|mel|mfcc+pitch   model input (default mfcc); mfcc+pitch adds F0 and
+                         voicing per frame
   --trim                 cut each clip's leading and trailing non-speech with the agent's
                          voice-activity detector, as the device's segmenter does
   --normalize global|speaker  feature statistics: the training split's, or each speaker's own
@@ -164,8 +165,8 @@ Run:
     const arch = values.arch as Arch;
     if (!ARCHS.includes(arch)) throw new UsageError(`--arch must be one of ${ARCHS.join(", ")}`);
     const representation = values.representation as Representation;
-    if (representation !== "mfcc" && representation !== "mel") {
-      throw new UsageError("--representation must be mfcc or mel");
+    if (!isRepresentation(representation)) {
+      throw new UsageError(`--representation must be one of ${REPRESENTATIONS.join(", ")}`);
     }
     const pooling = values.pooling as Pooling | undefined;
     if (pooling !== undefined && pooling !== "stats" && pooling !== "attentive") {

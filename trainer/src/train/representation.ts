@@ -1,29 +1,29 @@
 import {
-  extractFeatures,
   type FeatureExtractor,
-  type FeatureParams,
+  type Representation,
+  representFrames,
 } from "@ser-edge/agent/features";
 
 /**
- * What the model sees per frame, computed by the agent's one feature extractor. "mfcc" is
- * n_mfcc coefficients; "mel" the dB mel spectrogram. Normalisation is global (statistics of
- * the training split, shipped in the manifest), not per utterance: per-utterance CMVN erases
- * loudness and pitch range, which carry emotion (measured here: 17% vs 32% validation UAR
- * after one epoch of the TDNN on RAVDESS).
+ * What the model sees per frame is the agent's (features/representation.ts: "mfcc", "mel",
+ * "mfcc+pitch"), so a device computes exactly what the model was trained on. Normalisation is
+ * global (statistics of the training split, shipped in the manifest), not per utterance:
+ * per-utterance CMVN erases loudness and pitch range, which carry emotion (measured here: 17%
+ * vs 32% validation UAR after one epoch of the TDNN on RAVDESS).
  */
-export type Representation = "mfcc" | "mel";
-
-export function representationWidth(kind: Representation, params: FeatureParams): number {
-  return kind === "mfcc" ? params.nMfcc : params.nMels;
-}
+export {
+  isRepresentation,
+  REPRESENTATIONS,
+  type Representation,
+  representationWidth,
+} from "@ser-edge/agent/features";
 
 export function represent(
   samples: Float32Array,
   kind: Representation,
   extractor: FeatureExtractor,
 ): Float32Array {
-  const f = extractFeatures(samples, extractor);
-  return kind === "mfcc" ? f.mfcc : f.melDb;
+  return representFrames(samples, kind, extractor).x;
 }
 
 /** Per-column mean and standard deviation over all frames of all matrices. */

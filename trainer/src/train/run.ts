@@ -232,7 +232,13 @@ export async function runTraining(
     createdAt: new Date().toISOString(),
     arch: describeArch(spec),
     params: parameterCount(spec),
-    featureSummary: `${width} ${cfg.representation === "mfcc" ? "MFCC" : "dB mel bands"}, ${
+    featureSummary: `${width} ${
+      {
+        mfcc: "MFCC",
+        mel: "dB mel bands",
+        "mfcc+pitch": "values (MFCC, log F0, voicing)",
+      }[cfg.representation]
+    }, ${
       cfg.featureParams.sampleRate / 1000
     } kHz, ${(1000 * cfg.featureParams.winLength) / cfg.featureParams.sampleRate} ms window / ${
       (1000 * cfg.featureParams.hopLength) / cfg.featureParams.sampleRate
