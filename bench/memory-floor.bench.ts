@@ -7,7 +7,6 @@ import { existsSync } from "node:fs";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { promisify } from "node:util";
 import { SERVICE_MEMORY_ENV } from "../agent/src/bench/service-env.js";
-import { sileroModelPath } from "../agent/src/vad/index.js";
 
 export interface FloorStep {
   step: string;
@@ -26,7 +25,7 @@ export async function benchMemoryFloor(): Promise<FloorStep[]> {
       "--expose-gc",
       fileURLToPath(new URL("memory-floor.child.mjs", import.meta.url)),
       model,
-      sileroModelPath(),
+      pathToFileURL(`${root}agent/dist/vad/silero-wasm.js`).href,
       pathToFileURL(`${root}agent/dist/cli.js`).href,
     ],
     { cwd: root, env: { PATH: process.env.PATH, HOME: process.env.HOME, ...SERVICE_MEMORY_ENV } },

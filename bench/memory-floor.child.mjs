@@ -3,7 +3,7 @@
 // the built agent, so no TypeScript loader weighs in.
 import { readFileSync } from "node:fs";
 
-const [modelPath, sileroPath, cliPath] = process.argv.slice(2);
+const [modelPath, sileroWasmUrl, cliPath] = process.argv.slice(2);
 
 function resident() {
   const status = readFileSync("/proc/self/status", "utf8");
@@ -30,11 +30,14 @@ const ort = await import("onnxruntime-node");
 report("+ import onnxruntime-node");
 await ort.InferenceSession.create(modelPath, options);
 report("+ the emotion model's session");
-await ort.InferenceSession.create(sileroPath, options);
-report("+ Silero's session");
+// Silero as the agent runs it by default: its own WebAssembly, weights read from the ONNX file.
+const { SileroWasmVad } = await import(sileroWasmUrl);
+const silero = new SileroWasmVad();
+report("+ Silero in WebAssembly (vad.modelRuntime wasm)");
 await import("mqtt");
 report("+ import mqtt (MQTT.js)");
 await import("convict");
 report("+ import convict");
 await import(cliPath);
 report("+ the agent's own modules (ser-agent's command line, everything it imports at start)");
+silero.reset(); // alive until the last reading

@@ -16,6 +16,7 @@ import { readAudioFile } from "../agent/src/audio/index.js";
 import {
   SileroVad,
   type SileroVariant,
+  SileroWasmVad,
   type SpeechModel,
   type VadOptions,
   VoiceActivityDetector,
@@ -233,6 +234,7 @@ function candidates(quick: boolean): Candidate[] {
   const silero = (variant: SileroVariant) => () => SileroVad.create({ variant, threads: 1 });
   const webrtc = (mode: 0 | 1 | 2 | 3) => () => WebRtcVad.create({ mode, frameMs: 30 });
   const none = async () => undefined;
+  const wasm = async () => new SileroWasmVad();
   const list: Candidate[] = [
     { name: "energy gate alone", gated: true, model: none },
     { name: "WebRTC VAD mode 1", gated: false, model: webrtc(1) },
@@ -246,6 +248,8 @@ function candidates(quick: boolean): Candidate[] {
       model: () => SileroVad.create({ threads: 1, sync: false }),
     },
     { name: "gate + Silero v6 (ifless op18)", gated: true, model: silero("v6-ifless") },
+    { name: "Silero v6 16 kHz in WebAssembly", gated: false, model: wasm },
+    { name: "gate + Silero v6 16 kHz in WebAssembly (shipped)", gated: true, model: wasm },
   ];
   if (!quick) {
     list.push(

@@ -57,7 +57,12 @@ const readJson = <T>(path: string): T => JSON.parse(readFileSync(path, "utf8")) 
 
 /** The built agent must exist: the package ships dist/ and wasm/, never sources. */
 function checkBuilt(): void {
-  for (const f of ["agent/dist/cli.js", "agent/wasm/frames.wasm", "models/default/manifest.json"]) {
+  for (const f of [
+    "agent/dist/cli.js",
+    "agent/wasm/frames.wasm",
+    "agent/wasm/silero.wasm",
+    "models/default/manifest.json",
+  ]) {
     if (!existsSync(join(ROOT, f))) {
       throw new Error(
         `${f} is missing; run \`npm run build\` first (\`npm run package\` does), and keep models/default in the repository`,

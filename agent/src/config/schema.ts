@@ -53,6 +53,7 @@ export interface AgentConfig {
     minSpeechMs: number;
     maxUtteranceMs: number;
     windowOverlapMs: number;
+    modelRuntime: "wasm" | "onnxruntime";
     modelSampleRate: 16000 | 8000;
   };
   inference: {
@@ -250,8 +251,13 @@ export const SCHEMA: SchemaTree<AgentConfig> = {
       0,
       30000,
     ),
+    modelRuntime: {
+      doc: "Where the trained voice-activity model (Silero v6) runs: wasm, the agent's own WebAssembly forward pass of its 16 kHz network (about half the CPU of ONNX Runtime per window, the same probabilities to ~1e-6: BENCHMARKS.md, voice activity), or onnxruntime. vad.modelSampleRate 8000 always runs on ONNX Runtime.",
+      default: "wasm",
+      format: ["wasm", "onnxruntime"],
+    },
     modelSampleRate: {
-      doc: "The rate the trained voice-activity model (Silero) runs at: 8000 (its 8 kHz branch, on audio decimated in the agent) costs about 28% less CPU in speech for a frame F1 about 1 point lower, mostly in loud noise (BENCHMARKS.md, voice activity); for the smallest boards. Emotion features always use the full 16 kHz.",
+      doc: "The rate the trained voice-activity model (Silero) runs at: 8000 (its 8 kHz branch, on audio decimated in the agent, on ONNX Runtime) costs about 28% less CPU than 16000 on ONNX Runtime for a frame F1 about 1 point lower, but more than 16000 in WebAssembly (the default); kept for comparison. Emotion features always use the full 16 kHz.",
       default: 16000,
       format: [16000, 8000],
     },

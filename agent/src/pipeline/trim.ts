@@ -1,6 +1,6 @@
 import { loadConfig } from "../config/load.js";
 import { utteranceStream } from "../runtime/detector.js";
-import { SileroVad } from "../vad/index.js";
+import { createSilero } from "../vad/index.js";
 
 /**
  * Leading and trailing non-speech cut off a whole recording with the agent's own voice-activity
@@ -26,7 +26,7 @@ export function shouldTrim(
 export async function createSpeechTrimmer(): Promise<SpeechTrimmer> {
   // The agent's defaults, from the one schema (no file, environment or arguments).
   const { vad } = loadConfig({ env: {}, args: [] });
-  const model = await SileroVad.create({ threads: 1 });
+  const model = await createSilero({ runtime: vad.modelRuntime, sampleRate: vad.modelSampleRate });
   return {
     async trim(samples) {
       model.reset();
@@ -37,6 +37,6 @@ export async function createSpeechTrimmer(): Promise<SpeechTrimmer> {
       const end = Math.max(...found.map((u) => u.endSample));
       return { samples: samples.subarray(start, end), trimmed: start > 0 || end < samples.length };
     },
-    dispose: () => model.dispose(),
+    dispose: async () => await model.dispose(),
   };
 }

@@ -1,6 +1,6 @@
 import type { AgentConfig } from "../config/index.js";
 import {
-  SileroVad,
+  createSilero,
   type SpeechModel,
   type Utterance,
   UtteranceDetector,
@@ -49,11 +49,12 @@ export function utteranceStream(
 
 /**
  * The two-stage detector the agent runs: the energy gate (vad.energyThresholdDb above the noise
- * floor) waking Silero VAD v6 (vad.threshold) on one ONNX Runtime thread, then the segmenter.
+ * floor) waking Silero VAD v6 (vad.threshold; in WebAssembly or on one ONNX Runtime thread,
+ * vad.modelRuntime), then the segmenter.
  */
 export async function createUtteranceStream(vad: AgentConfig["vad"]): Promise<UtteranceStream> {
   return utteranceStream(
     vad,
-    await SileroVad.create({ threads: 1, sampleRate: vad.modelSampleRate }),
+    await createSilero({ runtime: vad.modelRuntime, sampleRate: vad.modelSampleRate }),
   );
 }

@@ -10,8 +10,15 @@ export {
   type EnergyGateOptions,
   type GateFrame,
 } from "./energy-gate.js";
+export {
+  createSilero,
+  SILERO_RUNTIMES,
+  type SileroChoice,
+  type SileroRuntime,
+} from "./factory.js";
 export { WebRtcVad, type WebRtcVadOptions } from "./fvad.js";
 export type { SpeechModel } from "./model.js";
+export { type FloatTensor, floatInitializers } from "./onnx-initializers.js";
 export {
   DEFAULT_SEGMENTER_OPTIONS,
   type ResolvedSegmenterOptions,
@@ -29,4 +36,5 @@ export {
   type SileroVariant,
   sileroModelPath,
 } from "./silero.js";
+export { SileroWasmVad } from "./silero-wasm.js";
 export { UtteranceDetector } from "./utterances.js";

@@ -1,0 +1,405 @@
+// Silero VAD v6, 16 kHz branch, run in WebAssembly (float32 + SIMD) instead of ONNX Runtime.
+//
+// Why: in continuous speech the agent calls Silero 31 times a second, and a call through ONNX
+// Runtime costs ~0.1 ms, a third of it fixed per-call and per-node overhead for a network of
+// about 0.4 M multiply-adds plus a 264 k multiply-add STFT that an FFT does in a tenth of that
+// (BENCHMARKS.md, voice activity). The weights are read from the package's ONNX file by
+// agent/src/vad/silero-wasm.ts, transposed and written here; this file is only the forward pass,
+// which mirrors the ONNX graph node for node (listed in silero-wasm.ts) and is tested against
+// ONNX Runtime window by window.
+//
+// One call: 576 samples (64 of context + a 512-sample window) and the LSTM state [h(128), c(128)]
+// -> speech probability, state updated in place.
+
+const IN: i32 = 576;
+const PADDED: i32 = 640; // reflect-padded by 64 on the right
+const NFFT: i32 = 256;
+const HOP: i32 = 128;
+const FRAMES: i32 = 4;
+const BINS: i32 = 129;
+const H: i32 = 128;
+
+// Byte offsets, set by layout() from the TypeScript side's allocation.
+let pWin: usize = 0; // f32[256] periodic Hann
+let pCos: usize = 0; // f32[128] twiddles cos(2 pi k / 256)
+let pSin: usize = 0; // f32[128]
+let pRev: usize = 0; // i32[128] bit reversal of 7 bits
+let pW0: usize = 0; // conv0 weights, f32[3][129][128] (tap, in, out)
+let pB0: usize = 0; // f32[128]
+let pW1: usize = 0; // f32[3][128][64]
+let pB1: usize = 0; // f32[64]
+let pW2: usize = 0; // f32[3][64][64]
+let pB2: usize = 0; // f32[64]
+let pW3: usize = 0; // f32[3][64][128]
+let pB3: usize = 0; // f32[128]
+let pWih: usize = 0; // f32[128][512] (in, gate)
+let pWhh: usize = 0; // f32[128][512]
+let pBg: usize = 0; // f32[512] bias_ih + bias_hh
+let pWd: usize = 0; // f32[128] decoder 1x1 conv
+let decBias: f32 = 0;
+// Scratch.
+let pPad: usize = 0; // f32[640]
+let pRe: usize = 0; // f32[256]
+let pIm: usize = 0; // f32[256]
+// Layer inputs, channels first with a zero frame at each end (see conv).
+let pMag: usize = 0; // f32[129][6]: the STFT magnitude
+let pA0: usize = 0; // f32[128][6] conv0 output
+let pA1: usize = 0; // f32[64][4]
+let pA2: usize = 0; // f32[64][3]
+let pA3: usize = 0; // f32[128], conv3's output: the LSTM input
+let pG: usize = 0; // f32[512] gates
+
+export function heapBase(): usize {
+  return __heap_base;
+}
+
+let top: usize = 0;
+
+// Bump allocation, 16-byte aligned for SIMD loads.
+function take(floats: i32): usize {
+  const at = top;
+  top += ((<usize>floats << 2) + 15) & ~15;
+  return at;
+}
+
+// Lays the tables and scratch out from `base`; returns the first byte past them.
+export function layout(base: usize): usize {
+  top = (base + 15) & ~15;
+  pWin = take(NFFT);
+  pCos = take(NFFT / 2);
+  pSin = take(NFFT / 2);
+  pRev = take(NFFT / 2);
+  pW0 = take(3 * BINS * H);
+  pB0 = take(H);
+  pW1 = take(3 * H * 64);
+  pB1 = take(64);
+  pW2 = take(3 * 64 * 64);
+  pB2 = take(64);
+  pW3 = take(3 * 64 * H);
+  pB3 = take(H);
+  pWih = take(H * 4 * H);
+  pWhh = take(H * 4 * H);
+  pBg = take(4 * H);
+  pWd = take(H);
+  pPad = take(PADDED);
+  pRe = take(NFFT);
+  pIm = take(NFFT);
+  pMag = take(BINS * (FRAMES + 2));
+  pA0 = take(H * (FRAMES + 2));
+  pA1 = take(64 * 4);
+  pA2 = take(64 * 3);
+  pA3 = take(H);
+  pG = take(4 * H);
+  return top;
+}
+
+// Where the TypeScript side writes each table (in layout order).
+export function tablePointers(which: i32): usize {
+  switch (which) {
+    case 0: return pWin;
+    case 1: return pCos;
+    case 2: return pSin;
+    case 3: return pRev;
+    case 4: return pW0;
+    case 5: return pB0;
+    case 6: return pW1;
+    case 7: return pB1;
+    case 8: return pW2;
+    case 9: return pB2;
+    case 10: return pW3;
+    case 11: return pB3;
+    case 12: return pWih;
+    case 13: return pWhh;
+    case 14: return pBg;
+    case 15: return pWd;
+    default: return 0;
+  }
+}
+
+export function setDecoderBias(b: f32): void {
+  decBias = b;
+}
+
+// |rfft(hann * x[f*128 .. f*128+256))| for the 4 frames of the padded input (the graph's STFT
+// is a Conv with this very basis). Real FFT of 256 points as a 128-point complex FFT of the
+// even (real part) and odd (imaginary part) samples, then split into the 129 bins.
+function stft(): void {
+  const M: i32 = NFFT >> 1;
+  for (let f: i32 = 0; f < FRAMES; f++) {
+    const src = pPad + (<usize>(f * HOP) << 2);
+    for (let n: i32 = 0; n < M; n++) {
+      const r = <usize>load<i32>(pRev + (<usize>n << 2)) << 2;
+      const e = <usize>(2 * n) << 2;
+      store<f32>(pRe + r, load<f32>(src + e) * load<f32>(pWin + e));
+      store<f32>(pIm + r, load<f32>(src + e, 4) * load<f32>(pWin + e, 4));
+    }
+    for (let size: i32 = 2; size <= M; size <<= 1) {
+      const halfSize = size >> 1;
+      const step = NFFT / size; // twiddle e^{-2 pi i j / size} = table[j * 256 / size]
+      for (let start: i32 = 0; start < M; start += size) {
+        for (let j: i32 = 0; j < halfSize; j++) {
+          const c = load<f32>(pCos + (<usize>(j * step) << 2));
+          const s = load<f32>(pSin + (<usize>(j * step) << 2));
+          const a = <usize>(start + j) << 2;
+          const b = <usize>(start + j + halfSize) << 2;
+          const br = load<f32>(pRe + b);
+          const bi = load<f32>(pIm + b);
+          const tr = br * c + bi * s;
+          const ti = bi * c - br * s;
+          const ar = load<f32>(pRe + a);
+          const ai = load<f32>(pIm + a);
+          store<f32>(pRe + a, ar + tr);
+          store<f32>(pIm + a, ai + ti);
+          store<f32>(pRe + b, ar - tr);
+          store<f32>(pIm + b, ai - ti);
+        }
+      }
+    }
+    const out = pMag + (<usize>f << 2) + 4; // column f + 1 of the padded rows
+    const rowBytes = <usize>(FRAMES + 2) << 2;
+    const z0r = load<f32>(pRe);
+    const z0i = load<f32>(pIm);
+    store<f32>(out, Mathf.abs(z0r + z0i));
+    store<f32>(out + <usize>M * rowBytes, Mathf.abs(z0r - z0i));
+    for (let k: i32 = 1; k < M; k++) {
+      const zr = load<f32>(pRe + (<usize>k << 2));
+      const zi = load<f32>(pIm + (<usize>k << 2));
+      const yr = load<f32>(pRe + (<usize>(M - k) << 2));
+      const yi = -load<f32>(pIm + (<usize>(M - k) << 2)); // conj(Z[M - k])
+      const half: f32 = 0.5;
+      const er = half * (zr + yr);
+      const ei = half * (zi + yi);
+      // O = (Z - conj(Z[M-k])) / 2i
+      const or = half * (zi - yi);
+      const oi = -half * (zr - yr);
+      const c = load<f32>(pCos + (<usize>k << 2));
+      const s = load<f32>(pSin + (<usize>k << 2));
+      // X = E + e^{-2 pi i k / 256} O
+      const xr = er + or * c + oi * s;
+      const xi = ei + oi * c - or * s;
+      store<f32>(out + <usize>k * rowBytes, Mathf.sqrt(xr * xr + xi * xi));
+    }
+  }
+}
+
+// Convolutions work on channels-first rows padded with one zero frame at each end, so the taps
+// need no bounds checks: `in` is [cin][tin + 2], and output frame t of the layer (kernel 3,
+// padding 1) reads padded frames t * stride + k, k = 0..2. The output goes to the next layer's
+// padded rows [cout][tout + 2] at frame t + 1 (or, with outPad 0, to plain rows [cout][tout]).
+// SIMD runs along 8 output channels (two vectors) for every output frame at once, so each
+// weight vector is loaded once per layer and each input value splatted once per 8 channels.
+function conv(
+  pIn: usize,
+  cin: i32,
+  tin: i32,
+  pW: usize,
+  pB: usize,
+  cout: i32,
+  stride: i32,
+  pOut: usize,
+  tout: i32,
+  outPad: i32,
+): void {
+  if (tout == 4) conv4(pIn, cin, tin + 2, pW, pB, cout, stride, pOut, tout + 2 * outPad, outPad);
+  else if (tout == 2) conv2(pIn, cin, tin + 2, pW, pB, cout, stride, pOut, tout + 2 * outPad, outPad);
+  else conv1(pIn, cin, tin + 2, pW, pB, cout, pOut, tout + 2 * outPad, outPad);
+}
+
+@inline
+function relu(v: v128): v128 {
+  return f32x4.max(v, f32x4.splat(0));
+}
+
+// The 4 lanes (channels o..o+3) of one frame, to rows [o..o+3] at column `col`.
+@inline
+function storeColumn(pOut: usize, o: i32, width: i32, col: i32, v: v128): void {
+  store<f32>(pOut + (<usize>(o * width + col) << 2), f32x4.extract_lane(v, 0));
+  store<f32>(pOut + (<usize>((o + 1) * width + col) << 2), f32x4.extract_lane(v, 1));
+  store<f32>(pOut + (<usize>((o + 2) * width + col) << 2), f32x4.extract_lane(v, 2));
+  store<f32>(pOut + (<usize>((o + 3) * width + col) << 2), f32x4.extract_lane(v, 3));
+}
+
+function conv4(
+  pIn: usize,
+  cin: i32,
+  width: i32,
+  pW: usize,
+  pB: usize,
+  cout: i32,
+  stride: i32,
+  pOut: usize,
+  outWidth: i32,
+  outPad: i32,
+): void {
+  for (let o: i32 = 0; o < cout; o += 8) {
+    const b0 = v128.load(pB + (<usize>o << 2));
+    const b1 = v128.load(pB + (<usize>o << 2), 16);
+    let a00 = b0, a01 = b0, a02 = b0, a03 = b0;
+    let a10 = b1, a11 = b1, a12 = b1, a13 = b1;
+    for (let k: i32 = 0; k < 3; k++) {
+      const wk = pW + (<usize>(k * cin * cout + o) << 2);
+      const c0 = <usize>k << 2;
+      const c1 = <usize>(stride + k) << 2;
+      const c2 = <usize>(2 * stride + k) << 2;
+      const c3 = <usize>(3 * stride + k) << 2;
+      for (let i: i32 = 0; i < cin; i++) {
+        const pw = wk + (<usize>(i * cout) << 2);
+        const w0 = v128.load(pw);
+        const w1 = v128.load(pw, 16);
+        const row = pIn + (<usize>(i * width) << 2);
+        const x0 = f32x4.splat(load<f32>(row + c0));
+        const x1 = f32x4.splat(load<f32>(row + c1));
+        const x2 = f32x4.splat(load<f32>(row + c2));
+        const x3 = f32x4.splat(load<f32>(row + c3));
+        a00 = f32x4.add(a00, f32x4.mul(w0, x0));
+        a01 = f32x4.add(a01, f32x4.mul(w0, x1));
+        a02 = f32x4.add(a02, f32x4.mul(w0, x2));
+        a03 = f32x4.add(a03, f32x4.mul(w0, x3));
+        a10 = f32x4.add(a10, f32x4.mul(w1, x0));
+        a11 = f32x4.add(a11, f32x4.mul(w1, x1));
+        a12 = f32x4.add(a12, f32x4.mul(w1, x2));
+        a13 = f32x4.add(a13, f32x4.mul(w1, x3));
+      }
+    }
+    storeColumn(pOut, o, outWidth, outPad, relu(a00));
+    storeColumn(pOut, o, outWidth, outPad + 1, relu(a01));
+    storeColumn(pOut, o, outWidth, outPad + 2, relu(a02));
+    storeColumn(pOut, o, outWidth, outPad + 3, relu(a03));
+    storeColumn(pOut, o + 4, outWidth, outPad, relu(a10));
+    storeColumn(pOut, o + 4, outWidth, outPad + 1, relu(a11));
+    storeColumn(pOut, o + 4, outWidth, outPad + 2, relu(a12));
+    storeColumn(pOut, o + 4, outWidth, outPad + 3, relu(a13));
+  }
+}
+
+function conv2(
+  pIn: usize,
+  cin: i32,
+  width: i32,
+  pW: usize,
+  pB: usize,
+  cout: i32,
+  stride: i32,
+  pOut: usize,
+  outWidth: i32,
+  outPad: i32,
+): void {
+  for (let o: i32 = 0; o < cout; o += 8) {
+    const b0 = v128.load(pB + (<usize>o << 2));
+    const b1 = v128.load(pB + (<usize>o << 2), 16);
+    let a00 = b0, a01 = b0;
+    let a10 = b1, a11 = b1;
+    for (let k: i32 = 0; k < 3; k++) {
+      const wk = pW + (<usize>(k * cin * cout + o) << 2);
+      const c0 = <usize>k << 2;
+      const c1 = <usize>(stride + k) << 2;
+      for (let i: i32 = 0; i < cin; i++) {
+        const pw = wk + (<usize>(i * cout) << 2);
+        const w0 = v128.load(pw);
+        const w1 = v128.load(pw, 16);
+        const row = pIn + (<usize>(i * width) << 2);
+        const x0 = f32x4.splat(load<f32>(row + c0));
+        const x1 = f32x4.splat(load<f32>(row + c1));
+        a00 = f32x4.add(a00, f32x4.mul(w0, x0));
+        a01 = f32x4.add(a01, f32x4.mul(w0, x1));
+        a10 = f32x4.add(a10, f32x4.mul(w1, x0));
+        a11 = f32x4.add(a11, f32x4.mul(w1, x1));
+      }
+    }
+    storeColumn(pOut, o, outWidth, outPad, relu(a00));
+    storeColumn(pOut, o, outWidth, outPad + 1, relu(a01));
+    storeColumn(pOut, o + 4, outWidth, outPad, relu(a10));
+    storeColumn(pOut, o + 4, outWidth, outPad + 1, relu(a11));
+  }
+}
+
+// One output frame (padded frames 0..2 of a one- or two-frame input, stride irrelevant).
+function conv1(
+  pIn: usize,
+  cin: i32,
+  width: i32,
+  pW: usize,
+  pB: usize,
+  cout: i32,
+  pOut: usize,
+  outWidth: i32,
+  outPad: i32,
+): void {
+  for (let o: i32 = 0; o < cout; o += 8) {
+    let a0 = v128.load(pB + (<usize>o << 2));
+    let a1 = v128.load(pB + (<usize>o << 2), 16);
+    for (let k: i32 = 0; k < 3; k++) {
+      const wk = pW + (<usize>(k * cin * cout + o) << 2);
+      const c = <usize>k << 2;
+      for (let i: i32 = 0; i < cin; i++) {
+        const x = load<f32>(pIn + (<usize>(i * width) << 2) + c);
+        if (x == 0) continue; // the padding, and ReLU's zeros
+        const pw = wk + (<usize>(i * cout) << 2);
+        const xs = f32x4.splat(x);
+        a0 = f32x4.add(a0, f32x4.mul(v128.load(pw), xs));
+        a1 = f32x4.add(a1, f32x4.mul(v128.load(pw, 16), xs));
+      }
+    }
+    storeColumn(pOut, o, outWidth, outPad, relu(a0));
+    storeColumn(pOut, o + 4, outWidth, outPad, relu(a1));
+  }
+}
+
+@inline
+function sigmoid(x: f32): f32 {
+  return 1 / (1 + Mathf.exp(-x));
+}
+
+export function process(pInput: usize, pState: usize): f32 {
+  // Reflect padding on the right by 64 (the edge sample not repeated).
+  memory.copy(pPad, pInput, <usize>IN << 2);
+  for (let j: i32 = 0; j < PADDED - IN; j++) {
+    store<f32>(pPad + (<usize>(IN + j) << 2), load<f32>(pInput + (<usize>(IN - 2 - j) << 2)));
+  }
+  stft();
+  conv(pMag, BINS, FRAMES, pW0, pB0, H, 1, pA0, FRAMES, 1);
+  conv(pA0, H, FRAMES, pW1, pB1, 64, 2, pA1, 2, 1);
+  conv(pA1, 64, 2, pW2, pB2, 64, 2, pA2, 1, 1);
+  conv(pA2, 64, 1, pW3, pB3, H, 1, pA3, 1, 0);
+  // LSTM cell (PyTorch gate order i, f, g, o): gates = W_ih x + W_hh h + b.
+  const pH = pState;
+  const pC = pState + (<usize>H << 2);
+  // Sixteen gates per pass, so each input and state value is splatted once per pass.
+  for (let g: i32 = 0; g < 4 * H; g += 16) {
+    const pb = pBg + (<usize>g << 2);
+    let a0 = v128.load(pb);
+    let a1 = v128.load(pb, 16);
+    let a2 = v128.load(pb, 32);
+    let a3 = v128.load(pb, 48);
+    for (let i: i32 = 0; i < H; i++) {
+      const row = <usize>(i * 4 * H + g) << 2;
+      const x = f32x4.splat(load<f32>(pA3 + (<usize>i << 2)));
+      const h = f32x4.splat(load<f32>(pH + (<usize>i << 2)));
+      const wi = pWih + row;
+      const wh = pWhh + row;
+      a0 = f32x4.add(a0, f32x4.add(f32x4.mul(v128.load(wi), x), f32x4.mul(v128.load(wh), h)));
+      a1 = f32x4.add(a1, f32x4.add(f32x4.mul(v128.load(wi, 16), x), f32x4.mul(v128.load(wh, 16), h)));
+      a2 = f32x4.add(a2, f32x4.add(f32x4.mul(v128.load(wi, 32), x), f32x4.mul(v128.load(wh, 32), h)));
+      a3 = f32x4.add(a3, f32x4.add(f32x4.mul(v128.load(wi, 48), x), f32x4.mul(v128.load(wh, 48), h)));
+    }
+    const pg = pG + (<usize>g << 2);
+    v128.store(pg, a0);
+    v128.store(pg, a1, 16);
+    v128.store(pg, a2, 32);
+    v128.store(pg, a3, 48);
+  }
+  let logit: f32 = decBias;
+  for (let j: i32 = 0; j < H; j++) {
+    const gi = sigmoid(load<f32>(pG + (<usize>j << 2)));
+    const gf = sigmoid(load<f32>(pG + (<usize>(H + j) << 2)));
+    const gg = Mathf.tanh(load<f32>(pG + (<usize>(2 * H + j) << 2)));
+    const go = sigmoid(load<f32>(pG + (<usize>(3 * H + j) << 2)));
+    const c = gf * load<f32>(pC + (<usize>j << 2)) + gi * gg;
+    const h = go * Mathf.tanh(c);
+    store<f32>(pC + (<usize>j << 2), c);
+    store<f32>(pH + (<usize>j << 2), h);
+    // Decoder: ReLU, then a 1x1 convolution to one channel.
+    logit += load<f32>(pWd + (<usize>j << 2)) * (h > 0 ? h : 0);
+  }
+  return sigmoid(logit);
+}

@@ -1,0 +1,126 @@
+/**
+ * The float initializers (weights) of an ONNX file, read without ONNX Runtime or a protobuf
+ * library: just enough of the protobuf wire format to walk ModelProto.graph.initializer. The
+ * agent uses it to run Silero's weights in its own WebAssembly (silero-wasm.ts).
+ */
+
+export interface FloatTensor {
+  dims: number[];
+  data: Float32Array;
+}
+
+/** ONNX TensorProto.DataType FLOAT. */
+const FLOAT = 1;
+
+class Reader {
+  pos: number;
+  constructor(
+    readonly buf: Uint8Array,
+    start = 0,
+    readonly end = buf.length,
+  ) {
+    this.pos = start;
+  }
+
+  varint(): number {
+    let result = 0;
+    let scale = 1;
+    for (;;) {
+      if (this.pos >= this.end) throw new Error("truncated varint");
+      const b = this.buf[this.pos++];
+      result += (b & 0x7f) * scale;
+      if (b < 0x80) return result;
+      scale *= 128;
+      if (scale > 2 ** 63) throw new Error("varint too long");
+    }
+  }
+
+  /** Skips a field's value of wire type `wire`, or returns its [start, end) if length-delimited. */
+  value(wire: number): [number, number] | undefined {
+    switch (wire) {
+      case 0:
+        this.varint();
+        return undefined;
+      case 1:
+        this.pos += 8;
+        return undefined;
+      case 2: {
+        const len = this.varint();
+        const start = this.pos;
+        this.pos += len;
+        if (this.pos > this.end) throw new Error("truncated field");
+        return [start, this.pos];
+      }
+      case 5:
+        this.pos += 4;
+        return undefined;
+      default:
+        throw new Error(`unsupported protobuf wire type ${wire}`);
+    }
+  }
+
+  *fields(): Generator<{ field: number; wire: number; span?: [number, number]; at: number }> {
+    while (this.pos < this.end) {
+      const key = this.varint();
+      const field = Math.floor(key / 8);
+      const wire = key & 7;
+      const at = this.pos;
+      const span = this.value(wire);
+      yield { field, wire, span, at };
+    }
+  }
+}
+
+function tensor(buf: Uint8Array, start: number, end: number): { name: string } & FloatTensor {
+  const r = new Reader(buf, start, end);
+  const dims: number[] = [];
+  let name = "";
+  let type = 0;
+  let raw: [number, number] | undefined;
+  let floats: [number, number] | undefined;
+  for (const f of r.fields()) {
+    if (f.field === 1) {
+      if (f.span) {
+        const d = new Reader(buf, f.span[0], f.span[1]);
+        while (d.pos < d.end) dims.push(d.varint());
+      } else {
+        dims.push(new Reader(buf, f.at, end).varint());
+      }
+    } else if (f.field === 2 && f.wire === 0) {
+      type = new Reader(buf, f.at, end).varint();
+    } else if (f.field === 4 && f.span) {
+      floats = f.span;
+    } else if (f.field === 8 && f.span) {
+      name = new TextDecoder().decode(buf.subarray(f.span[0], f.span[1]));
+    } else if (f.field === 9 && f.span) {
+      raw = f.span;
+    } else if (f.field === 14) {
+      throw new Error(`initializer ${name || "?"} keeps its data in an external file`);
+    }
+  }
+  const bytes = raw ?? floats;
+  let data = new Float32Array(0);
+  if (type === FLOAT && bytes) {
+    // Copied out: the file's bytes need not be 4-byte aligned. ONNX stores little-endian.
+    const view = new DataView(buf.buffer, buf.byteOffset + bytes[0], bytes[1] - bytes[0]);
+    data = new Float32Array(view.byteLength / 4);
+    for (let i = 0; i < data.length; i++) data[i] = view.getFloat32(4 * i, true);
+  }
+  return { name, dims, data: type === FLOAT ? data : new Float32Array(0) };
+}
+
+/** Every FLOAT initializer of the model's main graph, by name. */
+export function floatInitializers(file: Uint8Array): Map<string, FloatTensor> {
+  const out = new Map<string, FloatTensor>();
+  const model = new Reader(file);
+  for (const m of model.fields()) {
+    if (m.field !== 7 || !m.span) continue; // ModelProto.graph
+    const graph = new Reader(file, m.span[0], m.span[1]);
+    for (const g of graph.fields()) {
+      if (g.field !== 5 || !g.span) continue; // GraphProto.initializer
+      const t = tensor(file, g.span[0], g.span[1]);
+      if (t.data.length > 0) out.set(t.name, { dims: t.dims, data: t.data });
+    }
+  }
+  return out;
+}
