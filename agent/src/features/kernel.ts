@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { agentWasm } from "../wasm-modules.js";
 import { dctOrthoMatrix } from "./dct.js";
 import { fftTables } from "./fft-tables.js";
 import { melFilterbank, sparsify } from "./mel.js";
@@ -38,26 +38,12 @@ interface FramesExports {
   ): number;
 }
 
-let compiled: WebAssembly.Module | undefined;
-
 /**
- * The kernel is built from agent/assembly by `npm run build:wasm` (part of `npm run build`);
- * compiled once per thread, instantiated per extractor (and once for the pitch tracker).
+ * The kernel (agent/assembly/frames.ts): compiled once per thread, instantiated per extractor
+ * (and once for the pitch tracker).
  */
 export function frameModule(): WebAssembly.Module {
-  if (!compiled) {
-    const url = new URL("../../wasm/frames.wasm", import.meta.url);
-    let bytes: Buffer;
-    try {
-      bytes = readFileSync(url);
-    } catch (err) {
-      throw new Error(
-        `feature kernel ${url.pathname} is missing (${(err as Error).message}); run \`npm run build:wasm\``,
-      );
-    }
-    compiled = new WebAssembly.Module(bytes);
-  }
-  return compiled;
+  return agentWasm("frames", "feature kernel");
 }
 
 /** Frames computed per kernel call. */

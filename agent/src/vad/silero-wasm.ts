@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { agentWasm } from "../wasm-modules.js";
 import type { SpeechModel } from "./model.js";
 import { type FloatTensor, floatInitializers } from "./onnx-initializers.js";
 import { sileroModelPath } from "./silero.js";
@@ -49,24 +50,6 @@ interface SileroExports {
 const WINDOW = 512;
 const CONTEXT = 64;
 const NFFT = 256;
-
-let compiled: WebAssembly.Module | undefined;
-
-function sileroModule(): WebAssembly.Module {
-  if (!compiled) {
-    const url = new URL("../../wasm/silero.wasm", import.meta.url);
-    let bytes: Buffer;
-    try {
-      bytes = readFileSync(url);
-    } catch (err) {
-      throw new Error(
-        `Silero kernel ${url.pathname} is missing (${(err as Error).message}); run \`npm run build:wasm\``,
-      );
-    }
-    compiled = new WebAssembly.Module(bytes);
-  }
-  return compiled;
-}
 
 /** conv weight [out][in][k] -> [k][in][out], so the kernel runs along output channels. */
 function convTaps(t: FloatTensor): Float32Array {
@@ -130,7 +113,8 @@ export class SileroWasmVad implements SpeechModel {
       return t;
     };
     checkStftBasis(w("model.stft.forward_basis_buffer"), modelPath);
-    this.ex = new WebAssembly.Instance(sileroModule(), {}).exports as unknown as SileroExports;
+    this.ex = new WebAssembly.Instance(agentWasm("silero", "Silero kernel"), {})
+      .exports as unknown as SileroExports;
     const ex = this.ex;
     const end = ex.layout(ex.heapBase());
     this.pInput = Math.ceil(end / 16) * 16;
