@@ -6,7 +6,14 @@
 import { existsSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { readAudioFile } from "@ser-edge/agent/audio";
-import { applyStats, columnStats, extractFeatures } from "@ser-edge/agent/features";
+import {
+  applyStats,
+  columnStats,
+  extractFeatures,
+  FeatureExtractor,
+  representFrames,
+} from "@ser-edge/agent/features";
+import type { Manifest } from "@ser-edge/agent/model";
 import * as tf from "@tensorflow/tfjs";
 import * as ort from "onnxruntime-node";
 import { buildModel, INPUT_NAME } from "../trainer/src/onnx/export.js";
@@ -46,6 +53,18 @@ async function latency(bytes: Uint8Array, x: Float32Array, width: number) {
   return { median_ms: times[RUNS >> 1], p90_ms: times[Math.floor(RUNS * 0.9)] };
 }
 
+/** A FRAMES-frame input made of the clips' frames, one after another. */
+function utterance(clips: { x: Float32Array; frames: number }[], width: number): Float32Array {
+  const x = new Float32Array(FRAMES * width);
+  for (let t = 0, i = 0; t < FRAMES; t++) {
+    const src = clips[i % clips.length];
+    const f = t % src.frames;
+    x.set(src.x.subarray(f * width, (f + 1) * width), t * width);
+    if (f === src.frames - 1) i++;
+  }
+  return x;
+}
+
 export async function benchModel(
   spec: Partial<ModelSpec> = { pooling: "stats" },
 ): Promise<ModelBench> {
@@ -59,12 +78,7 @@ export async function benchModel(
     const { mfcc, frames } = extractFeatures((await readAudioFile(path)).samples);
     inputs.push({ x: applyStats(mfcc, 40, columnStats(mfcc, 40)), frames });
   }
-  const x = new Float32Array(FRAMES * 40);
-  for (let t = 0, i = 0; t < FRAMES; t++) {
-    const src = inputs[i % inputs.length];
-    x.set(src.x.subarray((t % src.frames) * 40, ((t % src.frames) + 1) * 40), t * 40);
-    if (t % src.frames === src.frames - 1) i++;
-  }
+  const x = utterance(inputs, 40);
   const fp = buildModel(full, weights, { name: "bench", producerVersion: "0", metadata: {} });
   const plan = planQuantization(fp.graph);
   const cal = await calibrate(fp, plan.activations, inputs, INPUT_NAME);
@@ -83,10 +97,21 @@ export async function benchModel(
   const shipped = fileURLToPath(new URL("../models/default/model.onnx", import.meta.url));
   if (existsSync(shipped)) {
     const bytes = readFileSync(shipped);
+    // The shipped model's own input: its manifest's representation (e.g. MFCC + pitch).
+    const m = JSON.parse(
+      readFileSync(new URL("../models/default/manifest.json", import.meta.url), "utf8"),
+    ) as Manifest;
+    const width = m.input.shape.at(-1) as number;
+    const ex = new FeatureExtractor(m.features);
+    const own = await Promise.all(
+      benchClips().map(async (p) =>
+        representFrames((await readAudioFile(p)).samples, m.representation, ex),
+      ),
+    );
     rows.push({
-      model: "models/default (shipped)",
+      model: `models/default (shipped, ${m.representation})`,
       bytes: bytes.length,
-      ...(await latency(bytes, x, 40)),
+      ...(await latency(bytes, utterance(own, width), width)),
     });
   }
   return { frames: FRAMES, runs: RUNS, rows };

@@ -468,7 +468,8 @@ function dctFrame(db: usize, out: usize): void {
 // plain TypeScript twin this must equal bit for bit): span f64[w + hi + 1] at pSpan, w a multiple
 // of 4; for every lag in [lo, hi], r[lag] = sum_{n<w} x[n] x[n+lag] / sqrt(e0 * max(e_lag, 1e-20))
 // stored at pR + 8 * lag. Same operation order as the twin: sequential energies, the lagged one
-// slid by a sample per lag, and four partial dot products (n mod 4) summed left to right.
+// slid by a sample per lag, and four partial dot products (n mod 4) summed left to right. Two
+// lags are summed side by side: independent chains, the same order within each.
 export function nccf(pSpan: usize, w: i32, lo: i32, hi: i32, pR: usize): void {
   let e0: f64 = 0;
   for (let n: i32 = 0; n < w; n++) {
@@ -480,33 +481,57 @@ export function nccf(pSpan: usize, w: i32, lo: i32, hi: i32, pR: usize): void {
     const v = load<f64>(pSpan + (<usize>(n + lo) << 3));
     el += v * v;
   }
-  for (let lag: i32 = lo; lag <= hi; lag++) {
-    if (lag > lo) {
-      const out0 = load<f64>(pSpan + (<usize>(lag - 1) << 3));
-      const in1 = load<f64>(pSpan + (<usize>(lag - 1 + w) << 3));
-      el += in1 * in1 - out0 * out0;
-    }
-    const q = pSpan + (<usize>lag << 3);
-    let acc0 = f64x2.splat(0);
-    let acc1 = f64x2.splat(0);
+  for (let lag: i32 = lo; lag <= hi; lag += 2) {
+    if (lag > lo) el += slide(pSpan, lag, w);
+    const elA = el;
+    const two = lag + 1 <= hi;
+    if (two) el += slide(pSpan, lag + 1, w);
+    const qa = pSpan + (<usize>lag << 3);
+    const qb = qa + 8;
+    let a0 = f64x2.splat(0);
+    let a1 = f64x2.splat(0);
+    let b0 = f64x2.splat(0);
+    let b1 = f64x2.splat(0);
     for (let n: i32 = 0; n < w; n += 4) {
       const o = <usize>n << 3;
-      acc0 = f64x2.add(acc0, f64x2.mul(v128.load(pSpan + o), v128.load(q + o)));
-      acc1 = f64x2.add(acc1, f64x2.mul(v128.load(pSpan + o, 16), v128.load(q + o, 16)));
+      const x0 = v128.load(pSpan + o);
+      const x1 = v128.load(pSpan + o, 16);
+      a0 = f64x2.add(a0, f64x2.mul(x0, v128.load(qa + o)));
+      a1 = f64x2.add(a1, f64x2.mul(x1, v128.load(qa + o, 16)));
+      b0 = f64x2.add(b0, f64x2.mul(x0, v128.load(qb + o)));
+      b1 = f64x2.add(b1, f64x2.mul(x1, v128.load(qb + o, 16)));
     }
-    const dot =
-      f64x2.extract_lane(acc0, 0) +
-      f64x2.extract_lane(acc0, 1) +
-      f64x2.extract_lane(acc1, 0) +
-      f64x2.extract_lane(acc1, 1);
-    store<f64>(pR + (<usize>lag << 3), dot / Math.sqrt(e0 * Math.max(el, 1e-20)));
+    store<f64>(pR + (<usize>lag << 3), sum4(a0, a1) / Math.sqrt(e0 * Math.max(elA, 1e-20)));
+    if (two) {
+      store<f64>(pR + (<usize>(lag + 1) << 3), sum4(b0, b1) / Math.sqrt(e0 * Math.max(el, 1e-20)));
+    }
   }
 }
 
+// The lagged window's energy change from lag - 1 to lag.
+@inline
+function slide(pSpan: usize, lag: i32, w: i32): f64 {
+  const out0 = load<f64>(pSpan + (<usize>(lag - 1) << 3));
+  const in1 = load<f64>(pSpan + (<usize>(lag - 1 + w) << 3));
+  return in1 * in1 - out0 * out0;
+}
+
+// ((a.0 + a.1) + b.0) + b.1, the twin's a0 + a1 + a2 + a3.
+@inline
+function sum4(a: v128, b: v128): f64 {
+  return (
+    f64x2.extract_lane(a, 0) +
+    f64x2.extract_lane(a, 1) +
+    f64x2.extract_lane(b, 0) +
+    f64x2.extract_lane(b, 1)
+  );
+}
+
 // Low-pass FIR evaluated at every factor-th sample for the pitch tracker (pitch.ts's
-// decimateForPitch is the TypeScript twin it equals bit for bit): f32 x[len] at pX, f32 h[taps]
-// at pH (taps odd, centred), f32 out[n] at pOut; products and sums in f64, taps in order, the
-// samples past either end taken as zeros.
+// decimateReference is the TypeScript twin it equals bit for bit): f32 x[len] at pX, f32
+// h[taps] at pH (taps odd, centred), f32 out[n] at pOut; products and sums in f64, taps in
+// order, the samples past either end taken as zeros. Away from the ends four outputs are
+// summed side by side (two per f64x2 lane pair): independent chains, each in tap order.
 export function firDecimate(
   pX: usize,
   len: i32,
@@ -517,8 +542,33 @@ export function firDecimate(
   n: i32,
 ): void {
   const half = (taps - 1) >> 1;
-  for (let m: i32 = 0; m < n; m++) {
+  let m: i32 = 0;
+  while (m < n) {
     const c = m * factor - half;
+    if (c >= 0 && m + 3 < n && c + 3 * factor + taps <= len) {
+      let a = f64x2.splat(0);
+      let b = f64x2.splat(0);
+      const p0 = pX + (<usize>c << 2);
+      const step = <usize>factor << 2;
+      for (let k: i32 = 0; k < taps; k++) {
+        const h = f64x2.splat(<f64>load<f32>(pH + (<usize>k << 2)));
+        const pk = p0 + (<usize>k << 2);
+        const x01 = f64x2.replace_lane(f64x2.splat(<f64>load<f32>(pk)), 1, <f64>load<f32>(pk + step));
+        const x23 = f64x2.replace_lane(
+          f64x2.splat(<f64>load<f32>(pk + 2 * step)),
+          1,
+          <f64>load<f32>(pk + 3 * step),
+        );
+        a = f64x2.add(a, f64x2.mul(h, x01));
+        b = f64x2.add(b, f64x2.mul(h, x23));
+      }
+      store<f32>(pOut + (<usize>m << 2), <f32>f64x2.extract_lane(a, 0));
+      store<f32>(pOut + (<usize>(m + 1) << 2), <f32>f64x2.extract_lane(a, 1));
+      store<f32>(pOut + (<usize>(m + 2) << 2), <f32>f64x2.extract_lane(b, 0));
+      store<f32>(pOut + (<usize>(m + 3) << 2), <f32>f64x2.extract_lane(b, 1));
+      m += 4;
+      continue;
+    }
     const k0 = c < 0 ? -c : 0;
     const k1 = len - c < taps ? len - c : taps;
     let acc: f64 = 0;
@@ -526,5 +576,6 @@ export function firDecimate(
       acc += <f64>load<f32>(pH + (<usize>k << 2)) * <f64>load<f32>(pX + (<usize>(c + k) << 2));
     }
     store<f32>(pOut + (<usize>m << 2), <f32>acc);
+    m++;
   }
 }

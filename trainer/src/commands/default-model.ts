@@ -24,6 +24,8 @@ export const DEFAULT_RECIPE = [
   "40",
   "--crop",
   "200",
+  "--representation",
+  "mfcc+pitch",
   "--swa",
   "0.3",
   "--seed",
@@ -45,14 +47,14 @@ Options:
   --data DIR      the RAVDESS directory (Actor_01..Actor_20)
   --out DIR       the bundle (default models/default)
   --runs DIR      run directories (default runs/default: heldout/, final/, heldout-bundle/)
-  --version X.Y.Z the model version (default 1.1.0)
+  --version X.Y.Z the model version (default 1.2.0)
   --cache DIR     decoded-audio and feature cache (default .cache/ser-edge)
 `,
   options: {
     data: { type: "string", multiple: true },
     out: { type: "string", default: "models/default" },
     runs: { type: "string", default: "runs/default" },
-    version: { type: "string", default: "1.1.0" },
+    version: { type: "string", default: "1.2.0" },
     cache: { type: "string", default: ".cache/ser-edge" },
   },
   async run(values, _positionals, io) {
