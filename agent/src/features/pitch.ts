@@ -116,12 +116,11 @@ export function pitchFeatures(
   samples: ArrayLike<number>,
   params: Pick<FeatureParams, "sampleRate" | "hopLength">,
 ): Float32Array {
-  const track = pitchTrack(samples, params);
-  const out = new Float32Array(track.length * PITCH_FEATURES);
-  for (let t = 0; t < track.length; t++) {
-    const { f0, voicing } = track[t];
-    out[t * PITCH_FEATURES] = f0 > 0 ? Math.log2(f0 / 100) : 0;
-    out[t * PITCH_FEATURES + 1] = voicing;
+  const { f0, voicing } = kernelTrack(samples, params);
+  const out = new Float32Array(f0.length * PITCH_FEATURES);
+  for (let t = 0; t < f0.length; t++) {
+    out[t * PITCH_FEATURES] = f0[t] > 0 ? Math.log2(f0[t] / 100) : 0;
+    out[t * PITCH_FEATURES + 1] = voicing[t];
   }
   return out;
 }
@@ -131,11 +130,28 @@ export function pitchTrack(
   samples: ArrayLike<number>,
   params: Pick<FeatureParams, "sampleRate" | "hopLength">,
 ): PitchFrame[] {
+  return frames(kernelTrack(samples, params));
+}
+
+function kernelTrack(
+  samples: ArrayLike<number>,
+  params: Pick<FeatureParams, "sampleRate" | "hopLength">,
+): Track {
   const kernel = pitchKernel();
   const x = decimateForPitch(samples, params.sampleRate);
   // After decimating: that may grow the kernel's memory and replace its views.
   const { span, r } = kernel;
   return track(x, samples.length, params, span, r, (w, lo, hi) => kernel.nccf(w, lo, hi));
+}
+
+/** F0 (Hz, 0 when unvoiced) and voicing per frame. */
+interface Track {
+  f0: Float64Array;
+  voicing: Float64Array;
+}
+
+function frames(t: Track): PitchFrame[] {
+  return Array.from(t.f0, (f0, i) => ({ f0, voicing: t.voicing[i] }));
 }
 
 /** pitchTrack on the TypeScript references; the same track to the last bit (tested). */
@@ -146,8 +162,8 @@ export function pitchTrackReference(
   const x = decimateReference(samples, params.sampleRate);
   const span = new Float64Array(WINDOW + MAX_LAG + 1);
   const r = new Float64Array(MAX_LAG + 2);
-  return track(x, samples.length, params, span, r, (w, lo, hi) =>
-    nccfReference(span, w, lo, hi, r),
+  return frames(
+    track(x, samples.length, params, span, r, (w, lo, hi) => nccfReference(span, w, lo, hi, r)),
   );
 }
 
@@ -165,25 +181,26 @@ function track(
   span: Float64Array,
   r: Float64Array,
   correlate: (w: number, lo: number, hi: number) => void,
-): PitchFrame[] {
+): Track {
   const factor = params.sampleRate / PITCH_RATE;
-  const frames = centeredFrameCount(samples, params.hopLength);
+  const count = centeredFrameCount(samples, params.hopLength);
   const spanLength = WINDOW + MAX_LAG + 1;
   const peakLag = new Float64Array(MAX_LAG);
   const peakValue = new Float64Array(MAX_LAG);
-  const out: PitchFrame[] = [];
-  for (let t = 0; t < frames; t++) {
+  const out: Track = { f0: new Float64Array(count), voicing: new Float64Array(count) };
+  for (let t = 0; t < count; t++) {
     const start = Math.round((t * params.hopLength) / factor) - WINDOW / 2;
-    for (let i = 0; i < spanLength; i++) {
-      const j = start + i;
-      span[i] = j >= 0 && j < x.length ? x[j] : 0;
+    if (start >= 0 && start + spanLength <= x.length) {
+      span.set(x.subarray(start, start + spanLength));
+    } else {
+      for (let i = 0; i < spanLength; i++) {
+        const j = start + i;
+        span[i] = j >= 0 && j < x.length ? x[j] : 0;
+      }
     }
     let e0 = 0;
     for (let n = 0; n < WINDOW; n++) e0 += span[n] * span[n];
-    if (e0 / WINDOW < SILENCE_POWER) {
-      out.push({ f0: 0, voicing: 0 });
-      continue;
-    }
+    if (e0 / WINDOW < SILENCE_POWER) continue; // f0 and voicing stay 0
     correlate(WINDOW, MIN_LAG - 1, MAX_LAG + 1);
     // Peaks, each at its parabolic vertex: at 4 kHz a period rarely falls on a whole lag, and
     // the sampled correlation of a voice rich in harmonics can then be well below its true
@@ -203,16 +220,15 @@ function track(
       peaks++;
     }
     const voicing = Math.min(1, best);
-    let f0 = 0;
+    out.voicing[t] = voicing;
     if (voicing >= VOICED_THRESHOLD) {
       for (let k = 0; k < peaks; k++) {
         if (peakValue[k] >= OCTAVE_FACTOR * best) {
-          f0 = PITCH_RATE / peakLag[k];
+          out.f0[t] = PITCH_RATE / peakLag[k];
           break;
         }
       }
     }
-    out.push({ f0, voicing });
   }
   return out;
 }
