@@ -9,9 +9,10 @@ import type { FeatureParams } from "./params.js";
  * Normalised cross-correlation (as in RAPT / Kaldi's pitch tracker, without their Viterbi
  * smoothing) on the signal low-passed to 1 kHz (fewer harmonics, broader correlation peaks,
  * fewer octave errors) and decimated to 4 kHz: a 40 ms window centred on each
- * feature frame (librosa's centring: frame t at sample t * hop), lags for 60-600 Hz. That costs
- * about a million multiply-adds per second of audio, a few percent of the rest of the pipeline.
- * The parameters are fixed (a model's representation names this algorithm, not a setting).
+ * feature frame (librosa's centring: frame t at sample t * hop), lags for 60-600 Hz. That is
+ * about 1.3 million multiply-adds per second of audio, in WebAssembly about 0.3 ms here (more
+ * than the MFCCs; BENCHMARKS.md, features), paid only for utterances. The parameters are fixed
+ * (a model's representation names this algorithm, not a setting).
  */
 
 /** Values per frame: [log2(F0 / 100 Hz), or 0 when unvoiced; voicing 0..1]. */
