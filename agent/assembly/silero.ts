@@ -188,6 +188,8 @@ function stft(): void {
 // padded rows [cout][tout + 2] at frame t + 1 (or, with outPad 0, to plain rows [cout][tout]).
 // SIMD runs along 8 output channels (two vectors) for every output frame at once, so each
 // weight vector is loaded once per layer and each input value splatted once per 8 channels.
+// conv4, conv2 and conv1 are that one loop for 4, 2 and 1 output frames: the accumulators must
+// be separate locals to stay in registers, which a frame-count parameter would not allow.
 function conv(
   pIn: usize,
   cin: i32,

@@ -1,4 +1,5 @@
 import { frameModule } from "./kernel.js";
+import { blackmanSinc } from "./lowpass.js";
 import type { FeatureParams } from "./params.js";
 
 /**
@@ -36,27 +37,13 @@ const SILENCE_POWER = 1e-10;
 
 const firCache = new Map<number, Float32Array>();
 
-/** Windowed-sinc low-pass (Blackman) for decimation by `factor`: cut-off 1 kHz. */
+/** The decimation low-pass for `factor`: 16 * factor - 1 taps, cut-off 1 kHz. */
 function lowpass(factor: number): Float32Array {
-  const hit = firCache.get(factor);
-  if (hit) return hit;
-  const taps = 16 * factor - 1;
-  const h = new Float32Array(taps);
-  const fc = (0.25 * PITCH_RATE) / (PITCH_RATE * factor); // cycles per input sample
-  const mid = (taps - 1) / 2;
-  let sum = 0;
-  for (let k = 0; k < taps; k++) {
-    const n = k - mid;
-    const sinc = n === 0 ? 2 * fc : Math.sin(2 * Math.PI * fc * n) / (Math.PI * n);
-    const w =
-      0.42 -
-      0.5 * Math.cos((2 * Math.PI * k) / (taps - 1)) +
-      0.08 * Math.cos((4 * Math.PI * k) / (taps - 1));
-    h[k] = sinc * w;
-    sum += h[k];
+  let h = firCache.get(factor);
+  if (!h) {
+    h = blackmanSinc(new Float32Array(16 * factor - 1), 0.25 / factor);
+    firCache.set(factor, h);
   }
-  for (let k = 0; k < taps; k++) h[k] /= sum; // unity gain at DC
-  firCache.set(factor, h);
   return h;
 }
 
@@ -303,6 +290,8 @@ class PitchKernel {
   private readonly pH: number;
   private readonly pIn: number;
   private capacity = 0;
+  /** The low-pass whose taps are in the kernel's memory (written when it changes). */
+  private taps: Float32Array | undefined;
   span: Float64Array;
   r: Float64Array;
 
@@ -339,7 +328,10 @@ class PitchKernel {
     const len = samples.length;
     if (len > this.capacity) this.grow(len);
     const buf = this.ex.memory.buffer;
-    new Float32Array(buf, this.pH, h.length).set(h);
+    if (this.taps !== h) {
+      new Float32Array(buf, this.pH, h.length).set(h);
+      this.taps = h;
+    }
     new Float32Array(buf, this.pIn, len).set(samples);
     const pOut = this.pIn + 4 * len;
     this.ex.firDecimate(this.pIn, len, this.pH, h.length, factor, pOut, n);

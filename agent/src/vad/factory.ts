@@ -9,8 +9,6 @@ import { SileroWasmVad } from "./silero-wasm.js";
  */
 export type SileroRuntime = "wasm" | "onnxruntime";
 
-export const SILERO_RUNTIMES: readonly SileroRuntime[] = ["wasm", "onnxruntime"];
-
 export interface SileroChoice {
   runtime?: SileroRuntime;
   sampleRate?: 16000 | 8000;

@@ -1,3 +1,5 @@
+import { blackmanSinc } from "../features/lowpass.js";
+
 /**
  * Halves the sample rate: a linear-phase half-band low-pass (windowed sinc, cut-off at a quarter
  * of the input rate, Blackman window) and every second sample. Half-band taps are zero at every
@@ -20,19 +22,8 @@ export class HalfbandDecimator {
     }
     this.taps = taps;
     const m = (taps - 1) / 2;
-    const h = new Float64Array(taps);
-    let sum = 0;
-    for (let n = 0; n < taps; n++) {
-      const k = n - m;
-      const sinc = k === 0 ? 0.5 : Math.sin((Math.PI * k) / 2) / (Math.PI * k);
-      const w =
-        0.42 -
-        0.5 * Math.cos((2 * Math.PI * n) / (taps - 1)) +
-        0.08 * Math.cos((4 * Math.PI * n) / (taps - 1));
-      h[n] = sinc * w;
-      sum += h[n];
-    }
-    for (let n = 0; n < taps; n++) h[n] /= sum; // unity gain at 0 Hz
+    // Cut-off at a quarter of the input rate.
+    const h = blackmanSinc(new Float64Array(taps), 0.25);
     this.centre = h[m];
     // The non-zero taps away from the centre: odd distances k = 1, 3, ..., m (symmetric).
     this.odd = new Float64Array((m + 1) / 2);

@@ -12,7 +12,6 @@ export {
 } from "./energy-gate.js";
 export {
   createSilero,
-  SILERO_RUNTIMES,
   type SileroChoice,
   type SileroRuntime,
 } from "./factory.js";

@@ -71,7 +71,12 @@ class Reader {
   }
 }
 
-function tensor(buf: Uint8Array, start: number, end: number): { name: string } & FloatTensor {
+function tensor(
+  buf: Uint8Array,
+  start: number,
+  end: number,
+  wanted: (name: string) => boolean,
+): { name: string } & FloatTensor {
   const r = new Reader(buf, start, end);
   const dims: number[] = [];
   let name = "";
@@ -100,17 +105,25 @@ function tensor(buf: Uint8Array, start: number, end: number): { name: string } &
   }
   const bytes = raw ?? floats;
   let data = new Float32Array(0);
-  if (type === FLOAT && bytes) {
+  if (type === FLOAT && bytes && wanted(name)) {
     // Copied out: the file's bytes need not be 4-byte aligned. ONNX stores little-endian.
     const view = new DataView(buf.buffer, buf.byteOffset + bytes[0], bytes[1] - bytes[0]);
     data = new Float32Array(view.byteLength / 4);
     for (let i = 0; i < data.length; i++) data[i] = view.getFloat32(4 * i, true);
   }
-  return { name, dims, data: type === FLOAT ? data : new Float32Array(0) };
+  return { name, dims, data };
 }
 
-/** Every FLOAT initializer of the model's main graph, by name. */
-export function floatInitializers(file: Uint8Array): Map<string, FloatTensor> {
+/**
+ * The FLOAT initializers of the model's main graph, by name: all of them, or those in `names`
+ * (the others are skipped without decoding their data).
+ */
+export function floatInitializers(
+  file: Uint8Array,
+  names?: Iterable<string>,
+): Map<string, FloatTensor> {
+  const only = names ? new Set(names) : undefined;
+  const wanted = (name: string) => !only || only.has(name);
   const out = new Map<string, FloatTensor>();
   const model = new Reader(file);
   for (const m of model.fields()) {
@@ -118,7 +131,7 @@ export function floatInitializers(file: Uint8Array): Map<string, FloatTensor> {
     const graph = new Reader(file, m.span[0], m.span[1]);
     for (const g of graph.fields()) {
       if (g.field !== 5 || !g.span) continue; // GraphProto.initializer
-      const t = tensor(file, g.span[0], g.span[1]);
+      const t = tensor(file, g.span[0], g.span[1], wanted);
       if (t.data.length > 0) out.set(t.name, { dims: t.dims, data: t.data });
     }
   }

@@ -92,7 +92,6 @@ function checkStftBasis(t: FloatTensor, path: string): void {
 export class SileroWasmVad implements SpeechModel {
   readonly name = "silero v6 (16 kHz branch) in WebAssembly";
   readonly windowSamples = WINDOW;
-  readonly sampleRate = 16000;
   private readonly ex: SileroExports;
   private readonly input: Float32Array;
   private readonly state: Float32Array;
@@ -101,7 +100,7 @@ export class SileroWasmVad implements SpeechModel {
 
   /** Reads the weights from `modelPath` (default: the bundled v6 if-less file). */
   constructor(modelPath = sileroModelPath("v6-ifless")) {
-    const inits = floatInitializers(readFileSync(modelPath));
+    const inits = floatInitializers(readFileSync(modelPath), Object.keys(WEIGHTS));
     const w = (name: string): FloatTensor => {
       const t = inits.get(name);
       const want = WEIGHTS[name];
