@@ -27,6 +27,7 @@ export async function benchMemoryFloor(): Promise<FloorStep[]> {
       model,
       pathToFileURL(`${root}agent/dist/vad/silero-wasm.js`).href,
       pathToFileURL(`${root}agent/dist/cli.js`).href,
+      pathToFileURL(`${root}agent/dist/model/wasm-engine.js`).href,
     ],
     { cwd: root, env: { PATH: process.env.PATH, HOME: process.env.HOME, ...SERVICE_MEMORY_ENV } },
   );

@@ -3,7 +3,7 @@
 // the built agent, so no TypeScript loader weighs in.
 import { readFileSync } from "node:fs";
 
-const [modelPath, sileroWasmUrl, cliPath] = process.argv.slice(2);
+const [modelPath, sileroWasmUrl, cliPath, engineUrl] = process.argv.slice(2);
 
 function resident() {
   const status = readFileSync("/proc/self/status", "utf8");
@@ -26,10 +26,10 @@ const options = {
 };
 
 report("Node.js, nothing loaded");
-const ort = await import("onnxruntime-node");
-report("+ import onnxruntime-node");
-await ort.InferenceSession.create(modelPath, options);
-report("+ the emotion model's session");
+// The emotion model as the agent runs it by default (inference.runtime auto): its own engine.
+const { WasmModelEngine } = await import(engineUrl);
+const engine = WasmModelEngine.create(readFileSync(modelPath));
+report("+ the emotion model on the agent's engine (WebAssembly)");
 // Silero as the agent runs it by default: its own WebAssembly, weights read from the ONNX file.
 const { SileroWasmVad } = await import(sileroWasmUrl);
 const silero = new SileroWasmVad();
@@ -40,4 +40,10 @@ await import("convict");
 report("+ import convict");
 await import(cliPath);
 report("+ the agent's own modules (ser-agent's command line, everything it imports at start)");
+// What inference.runtime onnxruntime (or a model the engine does not run) adds on top.
+const ort = await import("onnxruntime-node");
+report("+ import onnxruntime-node (not loaded by default)");
+await ort.InferenceSession.create(modelPath, options);
+report("+ the emotion model's ONNX Runtime session (inference.runtime onnxruntime)");
 silero.reset(); // alive until the last reading
+void engine.memoryBytes;

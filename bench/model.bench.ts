@@ -1,6 +1,7 @@
-// Model inference speed in ONNX Runtime, one thread, for a 3-second utterance (300 frames):
-// the default architecture exported fp32 and quantized int8 (uint8 and int8 activations), plus
-// the shipped models/default bundle when it exists. Weights are seeded random (latency does not
+// Model inference speed, one thread, for a 3-second utterance (300 frames): in ONNX Runtime, the
+// default architecture exported fp32 and quantized int8 (uint8 and int8 activations), plus the
+// shipped models/default bundle when it exists; and the int8 ones on the agent's own engine
+// (agent/src/model/wasm-engine.ts, the default inference.runtime). Weights are seeded random (latency does not
 // depend on their values); calibration uses real fixture features.
 // Run alone: node --conditions=source --import tsx bench/model.bench.ts
 import { existsSync, readFileSync } from "node:fs";
@@ -13,7 +14,7 @@ import {
   FeatureExtractor,
   representFrames,
 } from "@ser-edge/agent/features";
-import type { Manifest } from "@ser-edge/agent/model";
+import { type Manifest, WasmModelEngine } from "@ser-edge/agent/model";
 import * as tf from "@tensorflow/tfjs";
 import * as ort from "onnxruntime-node";
 import { buildModel, INPUT_NAME } from "../trainer/src/onnx/export.js";
@@ -49,6 +50,21 @@ async function latency(bytes: Uint8Array, x: Float32Array, width: number) {
     times.push(performance.now() - t0);
   }
   await session.release();
+  times.sort((a, b) => a - b);
+  return { median_ms: times[RUNS >> 1], p90_ms: times[Math.floor(RUNS * 0.9)] };
+}
+
+/** The same measurement on the agent's engine (synchronous; timed per call). */
+function latencyWasm(bytes: Uint8Array, x: Float32Array, width: number) {
+  const engine = WasmModelEngine.create(bytes);
+  const input = { dims: [1, FRAMES, width], data: x };
+  for (let i = 0; i < 20; i++) engine.run(input);
+  const times: number[] = [];
+  for (let i = 0; i < RUNS; i++) {
+    const t0 = performance.now();
+    engine.run(input);
+    times.push(performance.now() - t0);
+  }
   times.sort((a, b) => a - b);
   return { median_ms: times[RUNS >> 1], p90_ms: times[Math.floor(RUNS * 0.9)] };
 }
@@ -93,6 +109,13 @@ export async function benchModel(
       bytes: q.length,
       ...(await latency(q, x, 40)),
     });
+    if (act === "uint8") {
+      rows.push({
+        model: `${name} int8 (uint8 activations), agent's engine`,
+        bytes: q.length,
+        ...latencyWasm(q, x, 40),
+      });
+    }
   }
   const shipped = fileURLToPath(new URL("../models/default/model.onnx", import.meta.url));
   if (existsSync(shipped)) {
@@ -112,6 +135,11 @@ export async function benchModel(
       model: `models/default (shipped, ${m.representation})`,
       bytes: bytes.length,
       ...(await latency(bytes, utterance(own, width), width)),
+    });
+    rows.push({
+      model: `models/default (shipped, ${m.representation}), agent's engine`,
+      bytes: bytes.length,
+      ...latencyWasm(bytes, utterance(own, width), width),
     });
   }
   return { frames: FRAMES, runs: RUNS, rows };

@@ -476,6 +476,12 @@ export function nccf(pSpan: usize, w: i32, lo: i32, hi: i32, pR: usize): void {
     const v = load<f64>(pSpan + (<usize>n << 3));
     e0 += v * v;
   }
+  nccfWithEnergy(pSpan, w, lo, hi, pR, e0);
+}
+
+// nccf with the window's energy e0 (that very sum) already known.
+@inline
+function nccfWithEnergy(pSpan: usize, w: i32, lo: i32, hi: i32, pR: usize, e0: f64): void {
   let el: f64 = 0;
   for (let n: i32 = 0; n < w; n++) {
     const v = load<f64>(pSpan + (<usize>(n + lo) << 3));
@@ -528,54 +534,152 @@ function sum4(a: v128, b: v128): f64 {
 }
 
 // Low-pass FIR evaluated at every factor-th sample for the pitch tracker (pitch.ts's
-// decimateReference is the TypeScript twin it equals bit for bit): f32 x[len] at pX, f32
-// h[taps] at pH (taps odd, centred), f32 out[n] at pOut; products and sums in f64, taps in
-// order, the samples past either end taken as zeros. Away from the ends four outputs are
-// summed side by side (two per f64x2 lane pair): independent chains, each in tap order.
-export function firDecimate(
-  pX: usize,
-  len: i32,
-  pH: usize,
-  taps: i32,
-  factor: i32,
-  pOut: usize,
-  n: i32,
-): void {
-  const half = (taps - 1) >> 1;
+// decimateReference is the TypeScript twin it equals bit for bit): f32 xp at pXp, the signal
+// already zero-padded by (taps - 1) / 2 in front and enough zeros behind; f32 h[taps4] at pH,
+// the taps zero-padded to a multiple of 4; f32 out[n] at pOut, out[m] = sum_k h[k] xp[m f + k].
+// In float32: lane j sums the products of taps k = j mod 4 in order, then (l0 + l1) + (l2 + l3).
+// Four outputs at a time, so their four sums are independent chains.
+export function firDecimate(pXp: usize, pH: usize, taps4: i32, factor: i32, pOut: usize, n: i32): void {
+  const step = <usize>factor << 2;
   let m: i32 = 0;
-  while (m < n) {
-    const c = m * factor - half;
-    if (c >= 0 && m + 3 < n && c + 3 * factor + taps <= len) {
-      let a = f64x2.splat(0);
-      let b = f64x2.splat(0);
-      const p0 = pX + (<usize>c << 2);
-      const step = <usize>factor << 2;
-      for (let k: i32 = 0; k < taps; k++) {
-        const h = f64x2.splat(<f64>load<f32>(pH + (<usize>k << 2)));
-        const pk = p0 + (<usize>k << 2);
-        const x01 = f64x2.replace_lane(f64x2.splat(<f64>load<f32>(pk)), 1, <f64>load<f32>(pk + step));
-        const x23 = f64x2.replace_lane(
-          f64x2.splat(<f64>load<f32>(pk + 2 * step)),
-          1,
-          <f64>load<f32>(pk + 3 * step),
-        );
-        a = f64x2.add(a, f64x2.mul(h, x01));
-        b = f64x2.add(b, f64x2.mul(h, x23));
+  for (; m + 3 < n; m += 4) {
+    const p0 = pXp + (<usize>(m * factor) << 2);
+    const p1 = p0 + step;
+    const p2 = p1 + step;
+    const p3 = p2 + step;
+    let a0 = f32x4.splat(0);
+    let a1 = f32x4.splat(0);
+    let a2 = f32x4.splat(0);
+    let a3 = f32x4.splat(0);
+    for (let k: i32 = 0; k < taps4; k += 4) {
+      const o = <usize>k << 2;
+      const h = v128.load(pH + o);
+      a0 = f32x4.add(a0, f32x4.mul(h, v128.load(p0 + o)));
+      a1 = f32x4.add(a1, f32x4.mul(h, v128.load(p1 + o)));
+      a2 = f32x4.add(a2, f32x4.mul(h, v128.load(p2 + o)));
+      a3 = f32x4.add(a3, f32x4.mul(h, v128.load(p3 + o)));
+    }
+    const po = pOut + (<usize>m << 2);
+    store<f32>(po, lanes(a0));
+    store<f32>(po, lanes(a1), 4);
+    store<f32>(po, lanes(a2), 8);
+    store<f32>(po, lanes(a3), 12);
+  }
+  for (; m < n; m++) {
+    const p = pXp + (<usize>(m * factor) << 2);
+    let a = f32x4.splat(0);
+    for (let k: i32 = 0; k < taps4; k += 4) {
+      const o = <usize>k << 2;
+      a = f32x4.add(a, f32x4.mul(v128.load(pH + o), v128.load(p + o)));
+    }
+    store<f32>(pOut + (<usize>m << 2), lanes(a));
+  }
+}
+
+// (l0 + l1) + (l2 + l3) in float32.
+@inline
+function lanes(a: v128): f32 {
+  return (
+    (f32x4.extract_lane(a, 0) + f32x4.extract_lane(a, 1)) +
+    (f32x4.extract_lane(a, 2) + f32x4.extract_lane(a, 3))
+  );
+}
+
+// The pitch tracker's frame loop (pitch.ts's track() is the TypeScript twin it equals bit for
+// bit; same float64 operations in the same order). For each of `count` feature frames: the
+// span of the decimated f32 signal x[xLen] at pX around the frame (zero past the ends), the
+// silence check, nccf into pR, the correlation's peaks at their parabolic vertices (scratch
+// f64[2][128] at pPeaks), voicing = min(1, best), and F0 from the shortest lag within the octave
+// factor of the best. Writes f64 f0[count] at pF0 (0 when unvoiced or silent) and
+// voicing[count] at pVoicing. The signal is widened to f64 once, zero-padded, at pWide
+// (f64[w / 2 + xLen + w + maxLag + 2]), and each frame's span is a pointer into it rather than
+// a copy; pSpan is for a frame whose span would not fit (none, for centred frames).
+let pitchRate: f64 = 0;
+let silencePower: f64 = 0;
+let voicedThreshold: f64 = 0;
+let octaveFactor: f64 = 0;
+
+export function pitchConstants(rate: f64, silence: f64, voiced: f64, octave: f64): void {
+  pitchRate = rate;
+  silencePower = silence;
+  voicedThreshold = voiced;
+  octaveFactor = octave;
+}
+
+export function pitchTrack(
+  pX: usize,
+  xLen: i32,
+  count: i32,
+  hop: f64,
+  factor: f64,
+  w: i32,
+  minLag: i32,
+  maxLag: i32,
+  pSpan: usize,
+  pR: usize,
+  pPeaks: usize,
+  pF0: usize,
+  pVoicing: usize,
+  pWide: usize,
+): void {
+  const spanLength = w + maxLag + 1;
+  const front = w >> 1;
+  const back = spanLength + 1;
+  memory.fill(pWide, 0, <usize>front << 3);
+  for (let i: i32 = 0; i < xLen; i++) {
+    store<f64>(pWide + (<usize>(front + i) << 3), <f64>load<f32>(pX + (<usize>i << 2)));
+  }
+  memory.fill(pWide + (<usize>(front + xLen) << 3), 0, <usize>back << 3);
+  const pLag = pPeaks;
+  const pVal = pPeaks + 1024;
+  for (let t: i32 = 0; t < count; t++) {
+    const at = (<f64>t * hop) / factor;
+    let rounded = Math.floor(at);
+    if (at - rounded >= 0.5) rounded += 1; // JavaScript's Math.round
+    const start = <i32>rounded - front;
+    let span: usize;
+    if (start >= -front && start + spanLength <= xLen + back) {
+      span = pWide + (<usize>(start + front) << 3);
+    } else {
+      span = pSpan;
+      for (let i: i32 = 0; i < spanLength; i++) {
+        const j = start + i;
+        store<f64>(span + (<usize>i << 3), j >= 0 && j < xLen ? <f64>load<f32>(pX + (<usize>j << 2)) : 0);
       }
-      store<f32>(pOut + (<usize>m << 2), <f32>f64x2.extract_lane(a, 0));
-      store<f32>(pOut + (<usize>(m + 1) << 2), <f32>f64x2.extract_lane(a, 1));
-      store<f32>(pOut + (<usize>(m + 2) << 2), <f32>f64x2.extract_lane(b, 0));
-      store<f32>(pOut + (<usize>(m + 3) << 2), <f32>f64x2.extract_lane(b, 1));
-      m += 4;
-      continue;
     }
-    const k0 = c < 0 ? -c : 0;
-    const k1 = len - c < taps ? len - c : taps;
-    let acc: f64 = 0;
-    for (let k = k0; k < k1; k++) {
-      acc += <f64>load<f32>(pH + (<usize>k << 2)) * <f64>load<f32>(pX + (<usize>(c + k) << 2));
+    store<f64>(pF0 + (<usize>t << 3), 0);
+    store<f64>(pVoicing + (<usize>t << 3), 0);
+    let e0: f64 = 0;
+    for (let n: i32 = 0; n < w; n++) {
+      const v = load<f64>(span + (<usize>n << 3));
+      e0 += v * v;
     }
-    store<f32>(pOut + (<usize>m << 2), <f32>acc);
-    m++;
+    if (e0 / <f64>w < silencePower) continue;
+    nccfWithEnergy(span, w, minLag - 1, maxLag + 1, pR, e0);
+    let peaks: i32 = 0;
+    let best: f64 = 0;
+    for (let lag: i32 = minLag; lag <= maxLag; lag++) {
+      const b = load<f64>(pR + (<usize>lag << 3));
+      const a = load<f64>(pR + (<usize>(lag - 1) << 3));
+      const c = load<f64>(pR + (<usize>(lag + 1) << 3));
+      if (!(b > 0 && b >= a && b >= c)) continue;
+      const den = a - 2 * b + c;
+      const delta = den < 0 ? Math.max(-0.5, Math.min(0.5, (0.5 * (a - c)) / den)) : 0;
+      const value = b - 0.25 * (a - c) * delta;
+      store<f64>(pLag + (<usize>peaks << 3), <f64>lag + delta);
+      store<f64>(pVal + (<usize>peaks << 3), value);
+      best = Math.max(best, value);
+      peaks++;
+    }
+    const voicing = Math.min(1, best);
+    store<f64>(pVoicing + (<usize>t << 3), voicing);
+    if (voicing >= voicedThreshold) {
+      for (let k: i32 = 0; k < peaks; k++) {
+        if (load<f64>(pVal + (<usize>k << 3)) >= octaveFactor * best) {
+          store<f64>(pF0 + (<usize>t << 3), pitchRate / load<f64>(pLag + (<usize>k << 3)));
+          break;
+        }
+      }
+    }
   }
 }

@@ -39,8 +39,8 @@ let pWd: usize = 0; // f32[128] decoder 1x1 conv
 let decBias: f32 = 0;
 // Scratch.
 let pPad: usize = 0; // f32[640]
-let pRe: usize = 0; // f32[256]
-let pIm: usize = 0; // f32[256]
+let pRe: usize = 0; // f32[128][4]: the four frames' FFTs, interleaved
+let pIm: usize = 0; // f32[128][4]
 // Layer inputs, channels first with a zero frame at each end (see conv).
 let pMag: usize = 0; // f32[129][6]: the STFT magnitude
 let pA0: usize = 0; // f32[128][6] conv0 output
@@ -82,8 +82,8 @@ export function layout(base: usize): usize {
   pBg = take(4 * H);
   pWd = take(H);
   pPad = take(PADDED);
-  pRe = take(NFFT);
-  pIm = take(NFFT);
+  pRe = take(4 * (NFFT >> 1));
+  pIm = take(4 * (NFFT >> 1));
   pMag = take(BINS * (FRAMES + 2));
   pA0 = take(H * (FRAMES + 2));
   pA1 = take(64 * 4);
@@ -122,63 +122,73 @@ export function setDecoderBias(b: f32): void {
 
 // |rfft(hann * x[f*128 .. f*128+256))| for the 4 frames of the padded input (the graph's STFT
 // is a Conv with this very basis). Real FFT of 256 points as a 128-point complex FFT of the
-// even (real part) and odd (imaginary part) samples, then split into the 129 bins.
+// even (real part) and odd (imaginary part) samples, then split into the 129 bins. The four
+// frames go through the FFT side by side, one per SIMD lane ([128][4] scratch rows), and each
+// bin's four magnitudes are one store into columns 1..4 of its padded pMag row: every lane
+// computes exactly what a scalar FFT of its frame would.
 function stft(): void {
   const M: i32 = NFFT >> 1;
-  for (let f: i32 = 0; f < FRAMES; f++) {
-    const src = pPad + (<usize>(f * HOP) << 2);
-    for (let n: i32 = 0; n < M; n++) {
-      const r = <usize>load<i32>(pRev + (<usize>n << 2)) << 2;
-      const e = <usize>(2 * n) << 2;
-      store<f32>(pRe + r, load<f32>(src + e) * load<f32>(pWin + e));
-      store<f32>(pIm + r, load<f32>(src + e, 4) * load<f32>(pWin + e, 4));
-    }
-    for (let size: i32 = 2; size <= M; size <<= 1) {
-      const halfSize = size >> 1;
-      const step = NFFT / size; // twiddle e^{-2 pi i j / size} = table[j * 256 / size]
+  const hop = <usize>HOP << 2;
+  for (let n: i32 = 0; n < M; n++) {
+    const r = <usize>load<i32>(pRev + (<usize>n << 2)) << 4;
+    const e = pPad + (<usize>(2 * n) << 2);
+    let xe = f32x4.splat(load<f32>(e));
+    xe = f32x4.replace_lane(xe, 1, load<f32>(e + hop));
+    xe = f32x4.replace_lane(xe, 2, load<f32>(e + 2 * hop));
+    xe = f32x4.replace_lane(xe, 3, load<f32>(e + 3 * hop));
+    let xo = f32x4.splat(load<f32>(e, 4));
+    xo = f32x4.replace_lane(xo, 1, load<f32>(e + hop, 4));
+    xo = f32x4.replace_lane(xo, 2, load<f32>(e + 2 * hop, 4));
+    xo = f32x4.replace_lane(xo, 3, load<f32>(e + 3 * hop, 4));
+    const pw = pWin + (<usize>(2 * n) << 2);
+    v128.store(pRe + r, f32x4.mul(xe, f32x4.splat(load<f32>(pw))));
+    v128.store(pIm + r, f32x4.mul(xo, f32x4.splat(load<f32>(pw, 4))));
+  }
+  for (let size: i32 = 2; size <= M; size <<= 1) {
+    const halfSize = size >> 1;
+    const step = NFFT / size; // twiddle e^{-2 pi i j / size} = table[j * 256 / size]
+    for (let j: i32 = 0; j < halfSize; j++) {
+      const c = f32x4.splat(load<f32>(pCos + (<usize>(j * step) << 2)));
+      const s = f32x4.splat(load<f32>(pSin + (<usize>(j * step) << 2)));
       for (let start: i32 = 0; start < M; start += size) {
-        for (let j: i32 = 0; j < halfSize; j++) {
-          const c = load<f32>(pCos + (<usize>(j * step) << 2));
-          const s = load<f32>(pSin + (<usize>(j * step) << 2));
-          const a = <usize>(start + j) << 2;
-          const b = <usize>(start + j + halfSize) << 2;
-          const br = load<f32>(pRe + b);
-          const bi = load<f32>(pIm + b);
-          const tr = br * c + bi * s;
-          const ti = bi * c - br * s;
-          const ar = load<f32>(pRe + a);
-          const ai = load<f32>(pIm + a);
-          store<f32>(pRe + a, ar + tr);
-          store<f32>(pIm + a, ai + ti);
-          store<f32>(pRe + b, ar - tr);
-          store<f32>(pIm + b, ai - ti);
-        }
+        const a = <usize>(start + j) << 4;
+        const b = <usize>(start + j + halfSize) << 4;
+        const br = v128.load(pRe + b);
+        const bi = v128.load(pIm + b);
+        const tr = f32x4.add(f32x4.mul(br, c), f32x4.mul(bi, s));
+        const ti = f32x4.sub(f32x4.mul(bi, c), f32x4.mul(br, s));
+        const ar = v128.load(pRe + a);
+        const ai = v128.load(pIm + a);
+        v128.store(pRe + a, f32x4.add(ar, tr));
+        v128.store(pIm + a, f32x4.add(ai, ti));
+        v128.store(pRe + b, f32x4.sub(ar, tr));
+        v128.store(pIm + b, f32x4.sub(ai, ti));
       }
     }
-    const out = pMag + (<usize>f << 2) + 4; // column f + 1 of the padded rows
-    const rowBytes = <usize>(FRAMES + 2) << 2;
-    const z0r = load<f32>(pRe);
-    const z0i = load<f32>(pIm);
-    store<f32>(out, Mathf.abs(z0r + z0i));
-    store<f32>(out + <usize>M * rowBytes, Mathf.abs(z0r - z0i));
-    for (let k: i32 = 1; k < M; k++) {
-      const zr = load<f32>(pRe + (<usize>k << 2));
-      const zi = load<f32>(pIm + (<usize>k << 2));
-      const yr = load<f32>(pRe + (<usize>(M - k) << 2));
-      const yi = -load<f32>(pIm + (<usize>(M - k) << 2)); // conj(Z[M - k])
-      const half: f32 = 0.5;
-      const er = half * (zr + yr);
-      const ei = half * (zi + yi);
-      // O = (Z - conj(Z[M-k])) / 2i
-      const or = half * (zi - yi);
-      const oi = -half * (zr - yr);
-      const c = load<f32>(pCos + (<usize>k << 2));
-      const s = load<f32>(pSin + (<usize>k << 2));
-      // X = E + e^{-2 pi i k / 256} O
-      const xr = er + or * c + oi * s;
-      const xi = ei + oi * c - or * s;
-      store<f32>(out + <usize>k * rowBytes, Mathf.sqrt(xr * xr + xi * xi));
-    }
+  }
+  const rowBytes = <usize>(FRAMES + 2) << 2;
+  const out = pMag + 4; // column 1 of the padded rows
+  const z0r = v128.load(pRe);
+  const z0i = v128.load(pIm);
+  v128.store(out, f32x4.abs(f32x4.add(z0r, z0i)));
+  v128.store(out + <usize>M * rowBytes, f32x4.abs(f32x4.sub(z0r, z0i)));
+  const half = f32x4.splat(0.5);
+  for (let k: i32 = 1; k < M; k++) {
+    const zr = v128.load(pRe + (<usize>k << 4));
+    const zi = v128.load(pIm + (<usize>k << 4));
+    const yr = v128.load(pRe + (<usize>(M - k) << 4));
+    const yi = f32x4.neg(v128.load(pIm + (<usize>(M - k) << 4))); // conj(Z[M - k])
+    const er = f32x4.mul(half, f32x4.add(zr, yr));
+    const ei = f32x4.mul(half, f32x4.add(zi, yi));
+    // O = (Z - conj(Z[M-k])) / 2i
+    const or = f32x4.mul(half, f32x4.sub(zi, yi));
+    const oi = f32x4.mul(f32x4.neg(half), f32x4.sub(zr, yr));
+    const c = f32x4.splat(load<f32>(pCos + (<usize>k << 2)));
+    const s = f32x4.splat(load<f32>(pSin + (<usize>k << 2)));
+    // X = E + e^{-2 pi i k / 256} O
+    const xr = f32x4.add(f32x4.add(er, f32x4.mul(or, c)), f32x4.mul(oi, s));
+    const xi = f32x4.sub(f32x4.add(ei, f32x4.mul(oi, c)), f32x4.mul(or, s));
+    v128.store(out + <usize>k * rowBytes, f32x4.sqrt(f32x4.add(f32x4.mul(xr, xr), f32x4.mul(xi, xi))));
   }
 }
 
@@ -274,6 +284,7 @@ function conv4(
   }
 }
 
+// Two output frames, sixteen output channels per pass (eight independent accumulators).
 function conv2(
   pIn: usize,
   cin: i32,
@@ -286,11 +297,14 @@ function conv2(
   outWidth: i32,
   outPad: i32,
 ): void {
-  for (let o: i32 = 0; o < cout; o += 8) {
-    const b0 = v128.load(pB + (<usize>o << 2));
-    const b1 = v128.load(pB + (<usize>o << 2), 16);
-    let a00 = b0, a01 = b0;
-    let a10 = b1, a11 = b1;
+  for (let o: i32 = 0; o < cout; o += 16) {
+    const pb = pB + (<usize>o << 2);
+    const b0 = v128.load(pb);
+    const b1 = v128.load(pb, 16);
+    const b2 = v128.load(pb, 32);
+    const b3 = v128.load(pb, 48);
+    let a00 = b0, a10 = b1, a20 = b2, a30 = b3; // frame 0
+    let a01 = b0, a11 = b1, a21 = b2, a31 = b3; // frame 1
     for (let k: i32 = 0; k < 3; k++) {
       const wk = pW + (<usize>(k * cin * cout + o) << 2);
       const c0 = <usize>k << 2;
@@ -299,23 +313,36 @@ function conv2(
         const pw = wk + (<usize>(i * cout) << 2);
         const w0 = v128.load(pw);
         const w1 = v128.load(pw, 16);
+        const w2 = v128.load(pw, 32);
+        const w3 = v128.load(pw, 48);
         const row = pIn + (<usize>(i * width) << 2);
         const x0 = f32x4.splat(load<f32>(row + c0));
         const x1 = f32x4.splat(load<f32>(row + c1));
         a00 = f32x4.add(a00, f32x4.mul(w0, x0));
-        a01 = f32x4.add(a01, f32x4.mul(w0, x1));
         a10 = f32x4.add(a10, f32x4.mul(w1, x0));
+        a20 = f32x4.add(a20, f32x4.mul(w2, x0));
+        a30 = f32x4.add(a30, f32x4.mul(w3, x0));
+        a01 = f32x4.add(a01, f32x4.mul(w0, x1));
         a11 = f32x4.add(a11, f32x4.mul(w1, x1));
+        a21 = f32x4.add(a21, f32x4.mul(w2, x1));
+        a31 = f32x4.add(a31, f32x4.mul(w3, x1));
       }
     }
     storeColumn(pOut, o, outWidth, outPad, relu(a00));
-    storeColumn(pOut, o, outWidth, outPad + 1, relu(a01));
     storeColumn(pOut, o + 4, outWidth, outPad, relu(a10));
+    storeColumn(pOut, o + 8, outWidth, outPad, relu(a20));
+    storeColumn(pOut, o + 12, outWidth, outPad, relu(a30));
+    storeColumn(pOut, o, outWidth, outPad + 1, relu(a01));
     storeColumn(pOut, o + 4, outWidth, outPad + 1, relu(a11));
+    storeColumn(pOut, o + 8, outWidth, outPad + 1, relu(a21));
+    storeColumn(pOut, o + 12, outWidth, outPad + 1, relu(a31));
   }
 }
 
-// One output frame (padded frames 0..2 of a one- or two-frame input, stride irrelevant).
+// One output frame: padded frames 0..2 of a one- or two-frame input (stride irrelevant).
+// Frame 0 is the left padding, and with a one-frame input so is frame 2, so those taps are
+// skipped outright (adding their zero products would not change a bit of the sums).
+// Sixteen output channels per pass.
 function conv1(
   pIn: usize,
   cin: i32,
@@ -327,23 +354,29 @@ function conv1(
   outWidth: i32,
   outPad: i32,
 ): void {
-  for (let o: i32 = 0; o < cout; o += 8) {
-    let a0 = v128.load(pB + (<usize>o << 2));
-    let a1 = v128.load(pB + (<usize>o << 2), 16);
-    for (let k: i32 = 0; k < 3; k++) {
+  const lastTap: i32 = width == 3 ? 1 : 2;
+  for (let o: i32 = 0; o < cout; o += 16) {
+    const pb = pB + (<usize>o << 2);
+    let a0 = v128.load(pb);
+    let a1 = v128.load(pb, 16);
+    let a2 = v128.load(pb, 32);
+    let a3 = v128.load(pb, 48);
+    for (let k: i32 = 1; k <= lastTap; k++) {
       const wk = pW + (<usize>(k * cin * cout + o) << 2);
       const c = <usize>k << 2;
       for (let i: i32 = 0; i < cin; i++) {
-        const x = load<f32>(pIn + (<usize>(i * width) << 2) + c);
-        if (x == 0) continue; // the padding, and ReLU's zeros
+        const xs = f32x4.splat(load<f32>(pIn + (<usize>(i * width) << 2) + c));
         const pw = wk + (<usize>(i * cout) << 2);
-        const xs = f32x4.splat(x);
         a0 = f32x4.add(a0, f32x4.mul(v128.load(pw), xs));
         a1 = f32x4.add(a1, f32x4.mul(v128.load(pw, 16), xs));
+        a2 = f32x4.add(a2, f32x4.mul(v128.load(pw, 32), xs));
+        a3 = f32x4.add(a3, f32x4.mul(v128.load(pw, 48), xs));
       }
     }
     storeColumn(pOut, o, outWidth, outPad, relu(a0));
     storeColumn(pOut, o + 4, outWidth, outPad, relu(a1));
+    storeColumn(pOut, o + 8, outWidth, outPad, relu(a2));
+    storeColumn(pOut, o + 12, outWidth, outPad, relu(a3));
   }
 }
 

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 
 /** The agent's own WebAssembly, built from agent/assembly by `npm run build:wasm`. */
-export type AgentWasm = "frames" | "silero";
+export type AgentWasm = "frames" | "silero" | "model";
 
 const compiled = new Map<AgentWasm, WebAssembly.Module>();
 

@@ -61,6 +61,7 @@ function checkBuilt(): void {
     "agent/dist/cli.js",
     "agent/wasm/frames.wasm",
     "agent/wasm/silero.wasm",
+    "agent/wasm/model.wasm",
     "models/default/manifest.json",
   ]) {
     if (!existsSync(join(ROOT, f))) {

@@ -15,7 +15,7 @@ async function readBytes(path: string): Promise<Uint8Array> {
     if (info.isDirectory()) {
       throw new AudioError("IS_DIRECTORY", path, "is a directory, not an audio file; pass a file");
     }
-    return new Uint8Array(await readFile(path));
+    return await readFile(path); // a Buffer is a Uint8Array
   } catch (err) {
     if (err instanceof AudioError) throw err;
     const code = (err as NodeJS.ErrnoException).code;

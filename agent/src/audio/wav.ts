@@ -199,6 +199,16 @@ function readData(view: DataView, start: number, size: number, fmt: WavFormat, p
   const read = sampleReader(fmt);
   const isFloat = fmt.formatTag === WAVE_FORMAT_IEEE_FLOAT;
   const channelData = Array.from({ length: channels }, () => new Float32Array(frames));
+  if (!isFloat && fmt.bitsPerSample === 16) {
+    // The common case (what arecord and most recorders write), without a reader call per sample.
+    for (let c = 0; c < channels; c++) {
+      const out = channelData[c];
+      for (let i = 0, o = start + 2 * c; i < frames; i++, o += blockAlign) {
+        out[i] = view.getInt16(o, true) / 32768;
+      }
+    }
+    return { sampleRate, channelData };
+  }
   for (let c = 0; c < channels; c++) {
     const out = channelData[c];
     let o = start + c * bytesPerSample;

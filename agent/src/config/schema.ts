@@ -57,6 +57,7 @@ export interface AgentConfig {
     modelSampleRate: 16000 | 8000;
   };
   inference: {
+    runtime: "auto" | "wasm" | "onnxruntime";
     threads: number;
     queueLength: number;
     confidenceThreshold: number;
@@ -263,8 +264,13 @@ export const SCHEMA: SchemaTree<AgentConfig> = {
     },
   },
   inference: {
+    runtime: {
+      doc: "Where the emotion model runs: wasm, the agent's own engine (int8 convolutions in WebAssembly; ONNX Runtime is then never loaded, 38 MiB less resident memory: BENCHMARKS.md, agent runtime), onnxruntime, or auto: wasm when the engine runs the model's graph (the trainer's TDNN, CNN and MLP exports), else ONNX Runtime (an LSTM, int8 activations).",
+      default: "auto",
+      format: ["auto", "wasm", "onnxruntime"],
+    },
     threads: {
-      doc: "ONNX Runtime intra-op threads. 1 leaves the other cores to audio capture and MQTT.",
+      doc: "ONNX Runtime intra-op threads (inference.runtime onnxruntime). 1 leaves the other cores to audio capture and MQTT.",
       default: 1,
       format: "integer",
       min: 1,

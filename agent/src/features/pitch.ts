@@ -60,27 +60,53 @@ function decimationFactor(sampleRate: number): number {
 /** The signal at PITCH_RATE: a zero-phase low-pass evaluated at every `factor`-th sample. */
 export function decimateForPitch(samples: ArrayLike<number>, sampleRate: number): Float32Array {
   const factor = decimationFactor(sampleRate);
-  const n = Math.ceil(samples.length / factor);
   if (factor === 1) return Float32Array.from(samples);
-  return pitchKernel().decimate(samples, lowpass(factor), factor, n);
+  return pitchKernel().decimate(samples, factor);
 }
 
-/** decimateForPitch in plain TypeScript: the reference the WASM kernel equals bit for bit. */
+/**
+ * decimateForPitch in plain TypeScript: the reference the WASM kernel equals bit for bit. The
+ * filter runs in float32 (Math.fround after every product and sum: a float64 operation on two
+ * float32 values rounded once to float32 is the float32 operation) over the signal zero-padded
+ * by half the taps in front, the taps zero-padded to a multiple of 4; four partial sums
+ * (tap k mod 4), added as (s0 + s1) + (s2 + s3), which is how the kernel's SIMD lanes add.
+ */
 export function decimateReference(samples: ArrayLike<number>, sampleRate: number): Float32Array {
   const factor = decimationFactor(sampleRate);
   const n = Math.ceil(samples.length / factor);
   if (factor === 1) return Float32Array.from(samples);
-  const h = lowpass(factor);
-  const taps = h.length;
-  const half = (taps - 1) / 2;
+  const h = paddedTaps(lowpass(factor));
+  const xp = zeroPadded(
+    samples,
+    (lowpass(factor).length - 1) / 2,
+    paddedLength(samples.length, h.length, factor),
+  );
+  const f = Math.fround;
   const out = new Float32Array(n);
+  const s = new Float32Array(4);
   for (let m = 0; m < n; m++) {
-    const c = m * factor - half;
-    const k1 = Math.min(taps, samples.length - c);
-    let acc = 0;
-    for (let k = Math.max(0, -c); k < k1; k++) acc += h[k] * samples[c + k];
-    out[m] = acc;
+    s.fill(0);
+    for (let k = 0; k < h.length; k++) s[k & 3] = f(s[k & 3] + f(h[k] * xp[m * factor + k]));
+    out[m] = f(f(s[0] + s[1]) + f(s[2] + s[3]));
   }
+  return out;
+}
+
+/** The low-pass taps followed by zeros up to a multiple of 4 (the kernel's SIMD width). */
+function paddedTaps(h: Float32Array): Float32Array {
+  const out = new Float32Array(Math.ceil(h.length / 4) * 4);
+  out.set(h);
+  return out;
+}
+
+/** Length of the zero-padded input every output's taps fit in. */
+function paddedLength(samples: number, taps4: number, factor: number): number {
+  return Math.ceil(samples / factor) * factor + taps4;
+}
+
+function zeroPadded(samples: ArrayLike<number>, front: number, length: number): Float32Array {
+  const out = new Float32Array(length);
+  out.set(samples, front);
   return out;
 }
 
@@ -125,11 +151,9 @@ function kernelTrack(
   samples: ArrayLike<number>,
   params: Pick<FeatureParams, "sampleRate" | "hopLength">,
 ): Track {
-  const kernel = pitchKernel();
-  const x = decimateForPitch(samples, params.sampleRate);
-  // After decimating: that may grow the kernel's memory and replace its views.
-  const { span, r } = kernel;
-  return track(x, samples.length, params, span, r, (w, lo, hi) => kernel.nccf(w, lo, hi));
+  const factor = decimationFactor(params.sampleRate);
+  const count = centeredFrameCount(samples.length, params.hopLength);
+  return pitchKernel().track(samples, factor, params.hopLength, count);
 }
 
 /** F0 (Hz, 0 when unvoiced) and voicing per frame. */
@@ -261,15 +285,30 @@ export function nccfReference(
 interface PitchExports {
   memory: WebAssembly.Memory;
   heapBase(): number;
-  nccf(pSpan: number, w: number, lo: number, hi: number, pR: number): void;
   firDecimate(
-    pX: number,
-    len: number,
+    pXp: number,
     pH: number,
-    taps: number,
+    taps4: number,
     factor: number,
     pOut: number,
     n: number,
+  ): void;
+  pitchConstants(rate: number, silence: number, voiced: number, octave: number): void;
+  pitchTrack(
+    pX: number,
+    xLen: number,
+    count: number,
+    hop: number,
+    factor: number,
+    w: number,
+    minLag: number,
+    maxLag: number,
+    pSpan: number,
+    pR: number,
+    pPeaks: number,
+    pF0: number,
+    pVoicing: number,
+    pWide: number,
   ): void;
 }
 
@@ -278,64 +317,114 @@ const SPAN_MAX = 512;
 const TAPS_MAX = 1024;
 
 /**
- * The pitch tracker's WASM work (agent/assembly/frames.ts: nccf, firDecimate; together about
- * three times the speed of their TypeScript twins), on one instance per thread. Layout: span
- * f64[SPAN_MAX], r f64[SPAN_MAX], taps f32[TAPS_MAX], then the input and output signals,
- * which grow with the longest utterance seen.
+ * The pitch tracker in WebAssembly (agent/assembly/frames.ts: firDecimate, then pitchTrack's
+ * frame loop around nccf), on one instance per thread; bit for bit what decimateReference and
+ * track() with nccfReference compute (tested). Layout: span f64[SPAN_MAX], r f64[SPAN_MAX],
+ * peaks f64[256], taps f32[TAPS_MAX], then the padded input, the decimated signal and the
+ * per-frame results, which grow with the longest utterance seen.
  */
 class PitchKernel {
   private readonly ex: PitchExports;
   private readonly pSpan: number;
   private readonly pR: number;
+  private readonly pPeaks: number;
   private readonly pH: number;
   private readonly pIn: number;
   private capacity = 0;
   /** The low-pass whose taps are in the kernel's memory (written when it changes). */
   private taps: Float32Array | undefined;
-  span: Float64Array;
-  r: Float64Array;
 
   constructor() {
     this.ex = new WebAssembly.Instance(frameModule(), {}).exports as unknown as PitchExports;
     this.pSpan = Math.ceil(this.ex.heapBase() / 16) * 16;
     this.pR = this.pSpan + 8 * SPAN_MAX;
-    this.pH = this.pR + 8 * SPAN_MAX;
+    this.pPeaks = this.pR + 8 * SPAN_MAX;
+    this.pH = this.pPeaks + 8 * 256;
     this.pIn = this.pH + 4 * TAPS_MAX;
-    this.grow(0);
-    this.span = new Float64Array(this.ex.memory.buffer, this.pSpan, SPAN_MAX);
-    this.r = new Float64Array(this.ex.memory.buffer, this.pR, SPAN_MAX);
-  }
-
-  private grow(samples: number): void {
-    const end = this.pIn + 8 * samples; // input and output, f32 each
-    const have = this.ex.memory.buffer.byteLength;
-    if (end > have) {
-      this.ex.memory.grow(Math.ceil((end - have) / 65536));
-      // Growing detaches the old views.
-      this.span = new Float64Array(this.ex.memory.buffer, this.pSpan, SPAN_MAX);
-      this.r = new Float64Array(this.ex.memory.buffer, this.pR, SPAN_MAX);
+    this.ex.pitchConstants(PITCH_RATE, SILENCE_POWER, VOICED_THRESHOLD, OCTAVE_FACTOR);
+    if (WINDOW + MAX_LAG + 1 > SPAN_MAX || MAX_LAG + 2 > SPAN_MAX || MAX_LAG > 128) {
+      throw new RangeError("pitch span too long");
     }
-    this.capacity = Math.max(this.capacity, samples);
   }
 
-  nccf(w: number, lo: number, hi: number): void {
-    if (w + hi + 1 > SPAN_MAX || hi + 2 > SPAN_MAX) throw new RangeError("pitch span too long");
-    this.ex.nccf(this.pSpan, w, lo, hi, this.pR);
+  /** Room for `bytes` from pIn. */
+  private grow(bytes: number): void {
+    const end = this.pIn + bytes;
+    const have = this.ex.memory.buffer.byteLength;
+    if (end > have) this.ex.memory.grow(Math.ceil((end - have) / 65536));
+    this.capacity = Math.max(this.capacity, bytes);
   }
 
-  decimate(samples: ArrayLike<number>, h: Float32Array, factor: number, n: number): Float32Array {
-    if (h.length > TAPS_MAX) throw new RangeError("pitch low-pass too long");
-    const len = samples.length;
-    if (len > this.capacity) this.grow(len);
+  /**
+   * Decimates `samples` to PITCH_RATE into the kernel's memory; returns where the n samples are.
+   * Factor 1 copies them.
+   */
+  private decimateInPlace(samples: ArrayLike<number>, factor: number, reserve: number): number {
+    const n = Math.ceil(samples.length / factor);
+    if (factor === 1) {
+      if (4 * n + reserve > this.capacity) this.grow(4 * n + reserve);
+      new Float32Array(this.ex.memory.buffer, this.pIn, n).set(samples);
+      return this.pIn;
+    }
+    const h = lowpass(factor);
+    const taps4 = Math.ceil(h.length / 4) * 4;
+    if (taps4 > TAPS_MAX) throw new RangeError("pitch low-pass too long");
+    const front = (h.length - 1) / 2;
+    const len = paddedLength(samples.length, taps4, factor);
+    if (4 * (len + n) + reserve > this.capacity) this.grow(4 * (len + n) + reserve);
     const buf = this.ex.memory.buffer;
     if (this.taps !== h) {
-      new Float32Array(buf, this.pH, h.length).set(h);
+      const taps = new Float32Array(buf, this.pH, taps4);
+      taps.fill(0);
+      taps.set(h);
       this.taps = h;
     }
-    new Float32Array(buf, this.pIn, len).set(samples);
+    const xp = new Float32Array(buf, this.pIn, len);
+    xp.fill(0, 0, front);
+    xp.set(samples, front);
+    xp.fill(0, front + samples.length);
     const pOut = this.pIn + 4 * len;
-    this.ex.firDecimate(this.pIn, len, this.pH, h.length, factor, pOut, n);
-    return new Float32Array(buf, pOut, n).slice();
+    this.ex.firDecimate(this.pIn, this.pH, taps4, factor, pOut, n);
+    return pOut;
+  }
+
+  decimate(samples: ArrayLike<number>, factor: number): Float32Array {
+    const n = Math.ceil(samples.length / factor);
+    const at = this.decimateInPlace(samples, factor, 0);
+    return new Float32Array(this.ex.memory.buffer, at, n).slice();
+  }
+
+  track(samples: ArrayLike<number>, factor: number, hop: number, count: number): Track {
+    const n = Math.ceil(samples.length / factor);
+    // After the decimated signal, 8-byte aligned: f0, voicing, and the signal widened to f64
+    // with its zero padding (see pitchTrack in frames.ts).
+    const wide = WINDOW / 2 + n + WINDOW + MAX_LAG + 2;
+    const reserve = 8 + 16 * count + 8 * wide;
+    const pX = this.decimateInPlace(samples, factor, reserve);
+    const pF0 = Math.ceil((pX + 4 * n) / 8) * 8;
+    const pVoicing = pF0 + 8 * count;
+    const pWide = pVoicing + 8 * count;
+    this.ex.pitchTrack(
+      pX,
+      n,
+      count,
+      hop,
+      factor,
+      WINDOW,
+      MIN_LAG,
+      MAX_LAG,
+      this.pSpan,
+      this.pR,
+      this.pPeaks,
+      pF0,
+      pVoicing,
+      pWide,
+    );
+    const buf = this.ex.memory.buffer;
+    return {
+      f0: new Float64Array(buf, pF0, count).slice(),
+      voicing: new Float64Array(buf, pVoicing, count).slice(),
+    };
   }
 }
 

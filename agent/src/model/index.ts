@@ -24,7 +24,14 @@ export {
 } from "./canonical.js";
 export { isModelError, ModelError, type ModelErrorCode } from "./errors.js";
 export * from "./manifest.js";
-export { loadModel, ModelRunner, type RunnerOptions, repeatToLength } from "./runner.js";
+export {
+  loadModel,
+  MODEL_RUNTIMES,
+  ModelRunner,
+  type ModelRuntime,
+  type RunnerOptions,
+  repeatToLength,
+} from "./runner.js";
 export { selfTest } from "./self-test.js";
 export {
   keyIdOf,
@@ -36,3 +43,4 @@ export {
 export { loadTrustedModel } from "./trusted.js";
 export { validateManifest } from "./validate.js";
 export { compareVersions, isNewerVersion, isSemver } from "./version.js";
+export { UnsupportedModelError, WasmModelEngine } from "./wasm-engine.js";

@@ -1,7 +1,7 @@
-import * as ort from "onnxruntime-node";
 import { checkGraphIo, checkGraphShapes, type ReadBundleOptions, readBundle } from "./bundle.js";
 import { ModelError } from "./errors.js";
 import type { Manifest } from "./manifest.js";
+import { UnsupportedModelError, WasmModelEngine } from "./wasm-engine.js";
 
 /**
  * Repeats an utterance shorter than the model's receptive field until it is long enough, as the
@@ -22,30 +22,143 @@ export function repeatToLength(
   return { x: out, frames: need };
 }
 
-/** Name → declared shape of each tensor a session reports (older runtimes report none). */
-function tensorShapes(
-  meta: readonly ort.InferenceSession.ValueMetadata[] | undefined,
-): Map<string, readonly (number | string)[]> {
-  const out = new Map<string, readonly (number | string)[]>();
-  for (const m of meta ?? []) if (m.isTensor) out.set(m.name, m.shape);
-  return out;
-}
+/**
+ * Where the emotion model runs. "wasm": the agent's own engine (wasm-engine.ts), which leaves
+ * ONNX Runtime unloaded (38 MiB less resident memory); "onnxruntime": an ONNX Runtime session;
+ * "auto" (the default): wasm when the engine runs the graph, else ONNX Runtime (an LSTM model,
+ * int8 activations).
+ */
+export type ModelRuntime = "auto" | "wasm" | "onnxruntime";
+export const MODEL_RUNTIMES: readonly ModelRuntime[] = ["auto", "wasm", "onnxruntime"];
 
 export interface RunnerOptions {
-  /** Intra-op threads; 1 leaves the other cores to audio capture and features. */
+  /** ONNX Runtime intra-op threads; 1 leaves the other cores to audio capture and features. */
   threads?: number;
+  runtime?: ModelRuntime;
+}
+
+/** A loaded model: float input [1, frames, width] → its outputs by name. */
+interface Engine {
+  readonly runtime: "wasm" | "onnxruntime";
+  run(
+    name: string,
+    x: Float32Array,
+    frames: number,
+    width: number,
+  ): Promise<Map<string, Float32Array>>;
+  release(): Promise<void>;
+}
+
+/** The graph's declared tensors, name → shape (older ONNX Runtimes report none). */
+interface GraphIo {
+  inputs: Map<string, readonly (number | string)[]>;
+  outputs: Map<string, readonly (number | string)[]>;
+  inputNames: string[];
+  outputNames: string[];
+}
+
+async function ortEngine(
+  bytes: Uint8Array,
+  manifest: Manifest,
+  threads: number,
+): Promise<[Engine, GraphIo]> {
+  // Loaded only when a model needs it: the library and its first session are 38 MiB resident.
+  const ort = await import("onnxruntime-node");
+  let session: import("onnxruntime-node").InferenceSession;
+  try {
+    session = await ort.InferenceSession.create(bytes, {
+      intraOpNumThreads: threads,
+      interOpNumThreads: 1,
+      graphOptimizationLevel: "all",
+    });
+  } catch (err) {
+    throw new ModelError(
+      "model-invalid",
+      manifest.model.file,
+      `ONNX Runtime cannot load the model (${(err as Error).message.split("\n")[0]}); re-export the bundle`,
+    );
+  }
+  const shapes = (
+    meta:
+      | readonly { name: string; isTensor: boolean; shape?: readonly (number | string)[] }[]
+      | undefined,
+  ) => {
+    const out = new Map<string, readonly (number | string)[]>();
+    for (const m of meta ?? []) if (m.isTensor && m.shape) out.set(m.name, m.shape);
+    return out;
+  };
+  const meta = session as unknown as {
+    inputMetadata?: { name: string; isTensor: boolean; shape?: (number | string)[] }[];
+    outputMetadata?: { name: string; isTensor: boolean; shape?: (number | string)[] }[];
+  };
+  const io: GraphIo = {
+    inputs: shapes(meta.inputMetadata),
+    outputs: shapes(meta.outputMetadata),
+    inputNames: [...session.inputNames],
+    outputNames: [...session.outputNames],
+  };
+  const engine: Engine = {
+    runtime: "onnxruntime",
+    async run(name, x, frames, width) {
+      const out = await session.run({ [name]: new ort.Tensor("float32", x, [1, frames, width]) });
+      return new Map(Object.entries(out).map(([k, t]) => [k, t.data as Float32Array]));
+    },
+    release: () => session.release(),
+  };
+  return [engine, io];
+}
+
+function wasmEngine(bytes: Uint8Array, manifest: Manifest): [Engine, GraphIo] {
+  let m: WasmModelEngine;
+  try {
+    m = WasmModelEngine.create(bytes);
+  } catch (err) {
+    if (err instanceof UnsupportedModelError) throw err;
+    throw new ModelError(
+      "model-invalid",
+      manifest.model.file,
+      `the model file cannot be read (${(err as Error).message}); re-export the bundle`,
+    );
+  }
+  const shapes = (list: typeof m.inputs) => {
+    const out = new Map<string, readonly (number | string)[]>();
+    for (const v of list) if (v.dims) out.set(v.name, v.dims);
+    return out;
+  };
+  const io: GraphIo = {
+    inputs: shapes(m.inputs),
+    outputs: shapes(m.outputs),
+    inputNames: m.inputs.map((v) => v.name),
+    outputNames: m.outputs.map((v) => v.name),
+  };
+  const engine: Engine = {
+    runtime: "wasm",
+    async run(_name, x, frames, width) {
+      const out = m.run({ dims: [1, frames, width], data: x });
+      return new Map([...out].map(([k, t]) => [k, t.data]));
+    },
+    async release() {},
+  };
+  return [engine, io];
 }
 
 /**
- * One ONNX Runtime session for a model whose inputs and outputs have been checked against its
- * manifest. Input: normalised frames, row-major [frames, width]; output: class probabilities.
+ * A model whose inputs and outputs have been checked against its manifest, on the configured
+ * runtime. Input: normalised frames, row-major [frames, width]; output: class probabilities.
  */
 export class ModelRunner {
   private constructor(
-    private readonly session: ort.InferenceSession,
+    private readonly engine: Engine,
     readonly manifest: Manifest,
     private readonly width: number,
+    /** Why "auto" chose ONNX Runtime, for the log. */
+    readonly fallbackReason: string | undefined,
   ) {}
+
+  /** Where the model runs. */
+  get runtime(): "wasm" | "onnxruntime" {
+    return this.engine.runtime;
+  }
 
   /** Throws ModelError "io-mismatch" when the graph does not have the manifest's I/O. */
   static async create(
@@ -53,37 +166,39 @@ export class ModelRunner {
     manifest: Manifest,
     opts: RunnerOptions = {},
   ): Promise<ModelRunner> {
-    let session: ort.InferenceSession;
-    try {
-      session = await ort.InferenceSession.create(modelBytes, {
-        intraOpNumThreads: opts.threads ?? 1,
-        interOpNumThreads: 1,
-        graphOptimizationLevel: "all",
-      });
-    } catch (err) {
-      throw new ModelError(
-        "model-invalid",
-        manifest.model.file,
-        `ONNX Runtime cannot load the model (${(err as Error).message.split("\n")[0]}); re-export the bundle`,
-      );
+    const runtime = opts.runtime ?? "auto";
+    let made: [Engine, GraphIo] | undefined;
+    let fallbackReason: string | undefined;
+    if (runtime !== "onnxruntime") {
+      try {
+        made = wasmEngine(modelBytes, manifest);
+      } catch (err) {
+        if (!(err instanceof UnsupportedModelError)) throw err;
+        if (runtime === "wasm") {
+          throw new ModelError(
+            "model-invalid",
+            manifest.model.file,
+            `${err.message}; set inference.runtime to auto or onnxruntime for this model`,
+          );
+        }
+        fallbackReason = err.message;
+      }
     }
+    made ??= await ortEngine(modelBytes, manifest, opts.threads ?? 1);
+    const [engine, io] = made;
     try {
-      checkGraphIo(manifest, [...session.inputNames], [...session.outputNames]);
-      checkGraphShapes(
-        manifest,
-        tensorShapes(session.inputMetadata),
-        tensorShapes(session.outputMetadata),
-      );
+      checkGraphIo(manifest, io.inputNames, io.outputNames);
+      checkGraphShapes(manifest, io.inputs, io.outputs);
     } catch (err) {
-      await session.release();
+      await engine.release();
       throw err;
     }
     const width = manifest.input.shape.at(-1);
     if (typeof width !== "number") {
-      await session.release();
+      await engine.release();
       throw new Error("manifest input shape must end with the feature width");
     }
-    return new ModelRunner(session, manifest, width);
+    return new ModelRunner(engine, manifest, width, fallbackReason);
   }
 
   async probabilities(x: Float32Array, frames: number): Promise<Float32Array> {
@@ -91,14 +206,19 @@ export class ModelRunner {
       throw new RangeError(`expected ${frames} x ${this.width} values, got ${x.length}`);
     }
     const padded = repeatToLength(x, frames, this.width, this.manifest.minFrames);
-    const feed = new ort.Tensor("float32", padded.x, [1, padded.frames, this.width]);
-    const out = await this.session.run({ [this.manifest.input.name]: feed });
-    const probs = out[this.manifest.outputs.probabilities.name];
-    return probs.data as Float32Array;
+    const out = await this.engine.run(
+      this.manifest.input.name,
+      padded.x,
+      padded.frames,
+      this.width,
+    );
+    const probs = out.get(this.manifest.outputs.probabilities.name);
+    if (!probs) throw new Error(`the model gave no ${this.manifest.outputs.probabilities.name}`);
+    return probs;
   }
 
   async release(): Promise<void> {
-    await this.session.release();
+    await this.engine.release();
   }
 }
 

@@ -22,6 +22,7 @@ export async function loadTrustedModel(
     trustedKeys,
     requireSignature: trustedKeys.length > 0,
     ...(opts.threads !== undefined ? { threads: opts.threads } : {}),
+    ...(opts.runtime !== undefined ? { runtime: opts.runtime } : {}),
   });
   try {
     await selfTest(runner, join(dir, runner.manifest.model.file));

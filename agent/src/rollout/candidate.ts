@@ -4,6 +4,7 @@ import {
   compareVersions,
   type Manifest,
   ModelRunner,
+  type ModelRuntime,
   selfTest,
   validateManifest,
   verifyManifestSignature,
@@ -25,6 +26,7 @@ export interface CandidateContext {
   /** issuedAt of the last rollback authorisation accepted. */
   lastRollback?: string;
   threads?: number;
+  runtime?: ModelRuntime;
 }
 
 export type Candidate =
@@ -105,7 +107,10 @@ export async function checkCandidate(
     });
     rollbackIssuedAt = new Date(issued).toISOString();
   }
-  const runner = await ModelRunner.create(model, manifest, { threads: ctx.threads ?? 1 });
+  const runner = await ModelRunner.create(model, manifest, {
+    threads: ctx.threads ?? 1,
+    runtime: ctx.runtime ?? "auto",
+  });
   try {
     await selfTest(runner, "pushed model");
   } catch (err) {

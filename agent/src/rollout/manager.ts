@@ -1,5 +1,11 @@
 import type { KeyObject } from "node:crypto";
-import { isModelError, loadTrustedModel, type Manifest, type ModelRunner } from "../model/index.js";
+import {
+  isModelError,
+  loadTrustedModel,
+  type Manifest,
+  type ModelRunner,
+  type ModelRuntime,
+} from "../model/index.js";
 import type { Logger } from "../runtime/types.js";
 import { type Candidate, checkCandidate, envelopeId } from "./candidate.js";
 import { decodeEnvelope } from "./envelope.js";
@@ -38,6 +44,7 @@ export interface RolloutOptions {
   probationMs: number;
   maxModelErrors: number;
   threads: number;
+  runtime?: ModelRuntime;
   logger: Logger;
   now?: () => number;
 }
@@ -179,6 +186,7 @@ export class RolloutManager {
         rolledBack: new Set(store.state.rolledBack),
         ...(store.state.lastRollback ? { lastRollback: store.state.lastRollback } : {}),
         threads: this.opts.threads,
+        runtime: this.opts.runtime ?? "auto",
       });
     } catch (err) {
       const id = envelopeId(payload);
@@ -289,6 +297,7 @@ export class RolloutManager {
       const runner = await loadTrustedModel(dir, {
         keys: keys.length ? keys : [],
         threads: this.opts.threads,
+        runtime: this.opts.runtime ?? "auto",
       });
       await (this.host as RolloutHost).swap(runner);
     } catch (err) {

@@ -292,6 +292,7 @@ export class Agent {
     const load = (dir: string, requireSignature: boolean) =>
       loadClassifier(dir, {
         threads: c.inference.threads,
+        runtime: c.inference.runtime,
         trustedKeys: requireSignature ? c.model.trustedKeys : "",
         logger: this.logger,
       });
@@ -308,7 +309,8 @@ export class Agent {
       name: model.name,
       version: model.version,
       labels: model.labels,
-      threads: c.inference.threads,
+      runtime: this.classifier.runtime,
+      ...(this.classifier.runtime === "onnxruntime" ? { threads: c.inference.threads } : {}),
     });
     this.detector = await (this.opts.createDetector ?? (() => createUtteranceStream(c.vad)))();
     this.broker = await chooseBroker(c, this.logger, this.opts.broker);
@@ -372,6 +374,7 @@ export class Agent {
       probationMs: c.rollout.probationSec * 1000,
       maxModelErrors: c.rollout.maxModelErrors,
       threads: c.inference.threads,
+      runtime: c.inference.runtime,
       logger: this.logger,
     });
     this.logger.info("remote model rollout is on", {

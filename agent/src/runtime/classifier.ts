@@ -1,7 +1,12 @@
 import { initResampler, resampleSync } from "../audio/index.js";
 import { CAPTURE_SAMPLE_RATE } from "../capture/index.js";
 import { FeatureExtractor } from "../features/index.js";
-import { loadTrustedModel, type Manifest, type ModelRunner } from "../model/index.js";
+import {
+  loadTrustedModel,
+  type Manifest,
+  type ModelRunner,
+  type ModelRuntime,
+} from "../model/index.js";
 import {
   type Classification,
   classifyUtterance,
@@ -14,6 +19,8 @@ import type { Logger } from "./types.js";
 /** What the runtime needs of a model: its identity and a decision per utterance. */
 export interface UtteranceClassifier {
   readonly model: { name: string; version: string; labels: readonly string[] };
+  /** Where the model runs, for the log ("wasm", "onnxruntime"); absent in test doubles. */
+  readonly runtime?: string;
   /** Classifies one utterance: mono samples at 16 kHz (CAPTURE_SAMPLE_RATE). */
   classify(samples: Float32Array): Promise<Classification>;
   release(): Promise<void>;
@@ -22,6 +29,8 @@ export interface UtteranceClassifier {
 export interface LoadClassifierOptions {
   /** ONNX Runtime intra-op threads (config inference.threads). Default 1. */
   threads?: number;
+  /** Where the model runs (config inference.runtime). Default auto. */
+  runtime?: ModelRuntime;
   /** Public key file or directory (config model.trustedKeys); "" or absent: no check. */
   trustedKeys?: string;
   logger?: Logger;
@@ -52,6 +61,14 @@ export class ModelClassifier implements UtteranceClassifier {
       );
     }
     this.normalizer = fixedStats(m.normalization.mean, m.normalization.std);
+    if (runner.fallbackReason) {
+      logger?.info("the model runs on ONNX Runtime", { reason: runner.fallbackReason });
+    }
+  }
+
+  /** Where the model runs: "wasm" (the agent's engine) or "onnxruntime". */
+  get runtime(): string {
+    return this.runner.runtime;
   }
 
   get manifest(): Manifest {
@@ -83,6 +100,7 @@ export async function loadClassifier(
   const runner = await loadTrustedModel(dir, {
     keys: opts.trustedKeys ? [opts.trustedKeys] : [],
     threads: opts.threads ?? 1,
+    runtime: opts.runtime ?? "auto",
   });
   try {
     return await classifierFor(runner, opts.logger);

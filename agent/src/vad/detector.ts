@@ -265,7 +265,8 @@ export class VoiceActivityDetector {
       }
       this.pending.push(p);
       if (gateOpen && !this.awake) this.wake();
-      await this.advanceModel(out, end, false);
+      const waiting = this.advanceModel(out, end, false);
+      if (waiting) await waiting;
     }
     if (final && this.model) await this.advanceModel(out, end, true);
     this.attachSamples(out);
@@ -289,10 +290,14 @@ export class VoiceActivityDetector {
    * after a frame with the gate closed that the model also calls non-speech. Asleep: frames
    * older than the lookback are non-speech, and a pending frame with the gate open wakes the
    * model.
+   *
+   * Synchronous while the model is (Silero in WebAssembly): it runs for every 10 ms frame, and
+   * an async function there would cost a promise and a microtask turn each time. Returns a
+   * promise only when the model answered with one; the rest of the work then continues in it.
    */
-  private async advanceModel(out: VadFrame[], end: number, final: boolean): Promise<void> {
+  private advanceModel(out: VadFrame[], end: number, final: boolean): Promise<void> | undefined {
     const model = this.model;
-    if (!model) return;
+    if (!model) return undefined;
     const W = model.windowSamples;
     const F = this.frameSamples;
     for (;;) {
@@ -309,9 +314,9 @@ export class VoiceActivityDetector {
         }
         const keep = final ? 0 : this.lookbackFrames;
         while (this.pending.length > keep) this.emit(out, this.pending.shift() as Pending, false);
-        return;
+        return undefined;
       }
-      if (this.pending.length === 0) return;
+      if (this.pending.length === 0) return undefined;
       let window: Float32Array;
       if (this.modelPos + W <= end) {
         const at = this.modelPos - this.bufStart;
@@ -320,16 +325,26 @@ export class VoiceActivityDetector {
         window = new Float32Array(W);
         window.set(this.buf.subarray(this.modelPos - this.bufStart, end - this.bufStart));
       } else {
-        return;
+        return undefined;
       }
       const t0 = performance.now();
-      const prob = await model.process(window);
-      this.counters.modelMs += performance.now() - t0;
-      this.counters.modelWindows++;
-      this.modelPos += W;
-      this.lastProb = prob;
-      if (prob >= this.threshold) this.modelSpeech = true;
-      else if (prob < this.negThreshold) this.modelSpeech = false;
+      const answer = model.process(window);
+      if (typeof answer !== "number") {
+        return answer.then((prob) => {
+          this.modelAnswered(prob, t0);
+          return this.advanceModel(out, end, final);
+        });
+      }
+      this.modelAnswered(answer, t0);
     }
+  }
+
+  private modelAnswered(prob: number, t0: number): void {
+    this.counters.modelMs += performance.now() - t0;
+    this.counters.modelWindows++;
+    this.modelPos += this.model?.windowSamples ?? 0;
+    this.lastProb = prob;
+    if (prob >= this.threshold) this.modelSpeech = true;
+    else if (prob < this.negThreshold) this.modelSpeech = false;
   }
 }

@@ -1,8 +1,10 @@
 /**
  * The float initializers (weights) of an ONNX file, read without ONNX Runtime or a protobuf
- * library: just enough of the protobuf wire format to walk ModelProto.graph.initializer. The
- * agent uses it to run Silero's weights in its own WebAssembly (silero-wasm.ts).
+ * library (onnx/protobuf.ts) by walking ModelProto.graph.initializer. The agent uses it to run
+ * Silero's weights in its own WebAssembly (silero-wasm.ts); only the tensors asked for are
+ * decoded.
  */
+import { Reader } from "../onnx/protobuf.js";
 
 export interface FloatTensor {
   dims: number[];
@@ -11,65 +13,6 @@ export interface FloatTensor {
 
 /** ONNX TensorProto.DataType FLOAT. */
 const FLOAT = 1;
-
-class Reader {
-  pos: number;
-  constructor(
-    readonly buf: Uint8Array,
-    start = 0,
-    readonly end = buf.length,
-  ) {
-    this.pos = start;
-  }
-
-  varint(): number {
-    let result = 0;
-    let scale = 1;
-    for (;;) {
-      if (this.pos >= this.end) throw new Error("truncated varint");
-      const b = this.buf[this.pos++];
-      result += (b & 0x7f) * scale;
-      if (b < 0x80) return result;
-      scale *= 128;
-      if (scale > 2 ** 63) throw new Error("varint too long");
-    }
-  }
-
-  /** Skips a field's value of wire type `wire`, or returns its [start, end) if length-delimited. */
-  value(wire: number): [number, number] | undefined {
-    switch (wire) {
-      case 0:
-        this.varint();
-        return undefined;
-      case 1:
-        this.pos += 8;
-        return undefined;
-      case 2: {
-        const len = this.varint();
-        const start = this.pos;
-        this.pos += len;
-        if (this.pos > this.end) throw new Error("truncated field");
-        return [start, this.pos];
-      }
-      case 5:
-        this.pos += 4;
-        return undefined;
-      default:
-        throw new Error(`unsupported protobuf wire type ${wire}`);
-    }
-  }
-
-  *fields(): Generator<{ field: number; wire: number; span?: [number, number]; at: number }> {
-    while (this.pos < this.end) {
-      const key = this.varint();
-      const field = Math.floor(key / 8);
-      const wire = key & 7;
-      const at = this.pos;
-      const span = this.value(wire);
-      yield { field, wire, span, at };
-    }
-  }
-}
 
 function tensor(
   buf: Uint8Array,

@@ -1,6 +1,6 @@
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
-import * as ort from "onnxruntime-node";
+import type * as ort from "onnxruntime-node";
 import { HalfbandDecimator } from "./halfband.js";
 import type { SpeechModel } from "./model.js";
 import { openSyncSession, type SyncSession } from "./ort-sync.js";
@@ -86,6 +86,7 @@ export class SileroVad implements SpeechModel {
     private readonly runner: SileroSession,
     name: string,
     readonly sampleRate: 16000 | 8000,
+    Tensor: typeof ort.Tensor,
   ) {
     this.name = name;
     const factor = sampleRate === 8000 ? 2 : 1;
@@ -94,16 +95,18 @@ export class SileroVad implements SpeechModel {
     this.input = new Float32Array(this.context + this.window);
     if (factor === 2) this.decimator = new HalfbandDecimator();
     if (runner.session.inputNames.includes("sr")) {
-      this.sr = new ort.Tensor("int64", BigInt64Array.from([BigInt(sampleRate)]), []);
+      this.sr = new Tensor("int64", BigInt64Array.from([BigInt(sampleRate)]), []);
     }
     this.feeds = {
-      input: new ort.Tensor("float32", this.input, [1, this.context + this.window]),
-      state: new ort.Tensor("float32", this.state, [2, 1, 128]),
+      input: new Tensor("float32", this.input, [1, this.context + this.window]),
+      state: new Tensor("float32", this.state, [2, 1, 128]),
       ...(this.sr ? { sr: this.sr } : {}),
     };
   }
 
   static async create(options: SileroOptions = {}): Promise<SileroVad> {
+    // Loaded here, not at import: the default detector (silero-wasm.ts) never needs it.
+    const ortModule = await import("onnxruntime-node");
     const variant = options.variant ?? DEFAULT_SILERO_VARIANT;
     const path = options.modelPath ?? sileroModelPath(variant);
     const sessionOptions: ort.InferenceSession.SessionOptions = {
@@ -116,7 +119,7 @@ export class SileroVad implements SpeechModel {
     const sync = options.sync === false ? undefined : openSyncSession(path, sessionOptions);
     const runner: SileroSession = sync
       ? { kind: "sync", session: sync }
-      : { kind: "public", session: await ort.InferenceSession.create(path, sessionOptions) };
+      : { kind: "public", session: await ortModule.InferenceSession.create(path, sessionOptions) };
     // Both kinds release with release() (one returns a promise); awaiting either is fine.
     const release = async () => await runner.session.release();
     const inputs = runner.session.inputNames;
@@ -132,7 +135,7 @@ export class SileroVad implements SpeechModel {
       throw new Error(`${path}: this Silero model has no "sr" input, so it runs at 16 kHz only`);
     }
     const label = `${options.modelPath ? `silero ${options.modelPath}` : `silero ${variant}`}${sampleRate === 8000 ? " at 8 kHz" : ""}`;
-    return new SileroVad(runner, label, sampleRate);
+    return new SileroVad(runner, label, sampleRate, ortModule.Tensor);
   }
 
   async process(window: Float32Array): Promise<number> {

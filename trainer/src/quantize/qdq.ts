@@ -44,8 +44,10 @@ export function quantizeWeights(
 }
 
 function floats(t: TensorProto): Float32Array {
-  const copy = t.rawData.slice();
-  return new Float32Array(copy.buffer, copy.byteOffset, copy.byteLength / 4);
+  // A copy in its own buffer: a decoded model's rawData may be a Buffer view at any offset,
+  // and a Buffer's slice() is another view.
+  const copy = new Uint8Array(t.rawData);
+  return new Float32Array(copy.buffer, 0, copy.byteLength / 4);
 }
 
 function tensor(

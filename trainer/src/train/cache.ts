@@ -4,6 +4,9 @@ import { join } from "node:path";
 import { decodeAudio, resample } from "@ser-edge/agent/audio";
 import { type FeatureParams, featureParamsKey } from "@ser-edge/agent/features";
 
+/** Bump when the feature code changes its output for the same parameters. */
+const FEATURE_CODE_REVISION = 2;
+
 /**
  * On-disk cache of decoded 16 kHz audio and of features, keyed by the file's content hash (so a
  * renamed or moved corpus still hits, and an edited file misses) and, for features, by the full
@@ -44,7 +47,11 @@ export class FeatureCache {
     return { hash, samples };
   }
 
-  /** Cached features of the audio with content hash `hash`, computed by `compute` on a miss. */
+  /**
+   * Cached features of the audio with content hash `hash`, computed by `compute` on a miss.
+   * FEATURE_CODE_REVISION is part of the key: feature code that changes any value (even in the
+   * last bit, as the pitch low-pass in float32 did) must not be served stale features.
+   */
   async features(
     hash: string,
     params: FeatureParams,
@@ -52,7 +59,7 @@ export class FeatureCache {
     compute: () => Float32Array,
   ): Promise<Float32Array> {
     const key = createHash("sha256")
-      .update(`${hash}\n${featureParamsKey(params)}\n${representation}`)
+      .update(`${hash}\n${featureParamsKey(params)}\n${representation}\n${FEATURE_CODE_REVISION}`)
       .digest("hex");
     const hit = await this.get("features", key);
     if (hit) return hit;

@@ -1,0 +1,300 @@
+import { Reader } from "./protobuf.js";
+
+/**
+ * An ONNX model's main graph as plain data (nodes, attributes, initializers, declared inputs
+ * and outputs), parsed without ONNX Runtime, for the agent's own model engine
+ * (model/wasm-engine.ts). Field numbers are onnx.proto's. Only what a single-graph model needs:
+ * subgraphs, sparse and external tensors are refused with an error naming them.
+ */
+
+/** TensorProto.DataType values the engine handles. */
+export const OnnxType = { FLOAT: 1, UINT8: 2, INT8: 3, INT32: 6, INT64: 7 } as const;
+
+export type TensorData = Float32Array | Uint8Array | Int8Array | Int32Array | Float64Array;
+
+export interface OnnxTensor {
+  name: string;
+  dims: number[];
+  type: number;
+  /** INT64 values are given as float64 (exact below 2^53: shapes, axes). */
+  data: TensorData;
+}
+
+export type AttributeValue = number | number[] | string | OnnxTensor;
+
+export interface OnnxNode {
+  name: string;
+  op: string;
+  domain: string;
+  inputs: string[];
+  outputs: string[];
+  attrs: Map<string, AttributeValue>;
+}
+
+export interface OnnxValueInfo {
+  name: string;
+  elemType: number;
+  /** Each dimension's size, or its symbolic name; undefined when the shape is not declared. */
+  dims: (number | string)[] | undefined;
+}
+
+export interface OnnxGraph {
+  /** Default-domain opset version. */
+  opset: number;
+  nodes: OnnxNode[];
+  initializers: Map<string, OnnxTensor>;
+  inputs: OnnxValueInfo[];
+  outputs: OnnxValueInfo[];
+}
+
+const utf8 = new TextDecoder();
+
+function text(buf: Uint8Array, span: [number, number]): string {
+  return utf8.decode(buf.subarray(span[0], span[1]));
+}
+
+/** Signed varints of a packed field, or the one varint of an unpacked occurrence. */
+function varints(
+  buf: Uint8Array,
+  f: { span?: [number, number]; at: number },
+  end: number,
+): number[] {
+  if (!f.span) return [new Reader(buf, f.at, end).int64()];
+  const out: number[] = [];
+  const r = new Reader(buf, f.span[0], f.span[1]);
+  while (r.pos < r.end) out.push(r.int64());
+  return out;
+}
+
+function view(buf: Uint8Array, span: [number, number]): DataView {
+  return new DataView(buf.buffer, buf.byteOffset + span[0], span[1] - span[0]);
+}
+
+/** A copy of raw bytes (a Buffer's slice() would be a view of the whole file). */
+function bytes<T extends Uint8Array | Int8Array>(
+  buf: Uint8Array,
+  span: [number, number],
+  type: { new (b: ArrayBufferLike, offset: number, length: number): T },
+): T {
+  return new type(buf.buffer, buf.byteOffset + span[0], span[1] - span[0]).slice() as T;
+}
+
+export function parseTensor(buf: Uint8Array, start: number, end: number): OnnxTensor {
+  const r = new Reader(buf, start, end);
+  const dims: number[] = [];
+  let name = "";
+  let type = 0;
+  let raw: [number, number] | undefined;
+  const floats: number[] = [];
+  const ints: number[] = [];
+  const doubles: number[] = [];
+  for (const f of r.fields()) {
+    switch (f.field) {
+      case 1:
+        dims.push(...varints(buf, f, end));
+        break;
+      case 2:
+        type = new Reader(buf, f.at, end).varint();
+        break;
+      case 4: // float_data
+        if (f.span) {
+          const v = view(buf, f.span);
+          for (let i = 0; i + 4 <= v.byteLength; i += 4) floats.push(v.getFloat32(i, true));
+        } else {
+          floats.push(new DataView(buf.buffer, buf.byteOffset + f.at, 4).getFloat32(0, true));
+        }
+        break;
+      case 5: // int32_data (also uint8 / int8)
+      case 7: // int64_data
+        ints.push(...varints(buf, f, end));
+        break;
+      case 8:
+        if (f.span) name = text(buf, f.span);
+        break;
+      case 9:
+        raw = f.span;
+        break;
+      case 10: // double_data
+        if (f.span) {
+          const v = view(buf, f.span);
+          for (let i = 0; i + 8 <= v.byteLength; i += 8) doubles.push(v.getFloat64(i, true));
+        }
+        break;
+      case 14:
+        throw new Error(`tensor ${name || "?"} keeps its data in an external file`);
+    }
+  }
+  const count = dims.reduce((a, b) => a * b, 1);
+  let data: TensorData;
+  // Copied out of the file: its bytes need not be aligned. ONNX stores little-endian.
+  switch (type) {
+    case OnnxType.FLOAT:
+      if (raw) {
+        const v = view(buf, raw);
+        data = new Float32Array(v.byteLength / 4);
+        for (let i = 0; i < data.length; i++) data[i] = v.getFloat32(4 * i, true);
+      } else data = Float32Array.from(floats);
+      break;
+    case OnnxType.UINT8:
+      data = raw ? bytes(buf, raw, Uint8Array) : Uint8Array.from(ints);
+      break;
+    case OnnxType.INT8:
+      data = raw ? bytes(buf, raw, Int8Array) : Int8Array.from(ints);
+      break;
+    case OnnxType.INT32:
+      if (raw) {
+        const v = view(buf, raw);
+        data = new Int32Array(v.byteLength / 4);
+        for (let i = 0; i < data.length; i++) data[i] = v.getInt32(4 * i, true);
+      } else data = Int32Array.from(ints);
+      break;
+    case OnnxType.INT64:
+      if (raw) {
+        const v = view(buf, raw);
+        data = new Float64Array(v.byteLength / 8);
+        for (let i = 0; i < data.length; i++) data[i] = Number(v.getBigInt64(8 * i, true));
+      } else data = Float64Array.from(ints);
+      break;
+    default:
+      throw new Error(
+        `tensor ${name || "?"} has data type ${type}, which the engine does not read`,
+      );
+  }
+  if (type === OnnxType.FLOAT && doubles.length > 0) throw new Error(`tensor ${name}: double data`);
+  if (data.length !== count) {
+    throw new Error(`tensor ${name || "?"} holds ${data.length} values for shape [${dims}]`);
+  }
+  return { name, dims, type, data };
+}
+
+function parseAttribute(buf: Uint8Array, start: number, end: number): [string, AttributeValue] {
+  const r = new Reader(buf, start, end);
+  let name = "";
+  let value: AttributeValue | undefined;
+  const ints: number[] = [];
+  const floats: number[] = [];
+  let kind = 0;
+  for (const f of r.fields()) {
+    switch (f.field) {
+      case 1:
+        if (f.span) name = text(buf, f.span);
+        break;
+      case 2:
+        value = new DataView(buf.buffer, buf.byteOffset + f.at, 4).getFloat32(0, true);
+        break;
+      case 3:
+        value = new Reader(buf, f.at, end).int64();
+        break;
+      case 4:
+        if (f.span) value = text(buf, f.span);
+        break;
+      case 5:
+        if (f.span) value = parseTensor(buf, f.span[0], f.span[1]);
+        break;
+      case 6:
+      case 11:
+        throw new Error(`attribute ${name || "?"} holds a subgraph`);
+      case 7:
+        if (f.span) {
+          const v = view(buf, f.span);
+          for (let i = 0; i + 4 <= v.byteLength; i += 4) floats.push(v.getFloat32(i, true));
+        } else floats.push(new DataView(buf.buffer, buf.byteOffset + f.at, 4).getFloat32(0, true));
+        break;
+      case 8:
+        ints.push(...varints(buf, f, end));
+        break;
+      case 20:
+        kind = new Reader(buf, f.at, end).varint();
+        break;
+    }
+  }
+  // AttributeType FLOATS 6, INTS 7: an empty list has no values to tell it apart.
+  if (value === undefined) value = kind === 6 || floats.length > 0 ? floats : ints;
+  return [name, value];
+}
+
+function parseNode(buf: Uint8Array, start: number, end: number): OnnxNode {
+  const node: OnnxNode = {
+    name: "",
+    op: "",
+    domain: "",
+    inputs: [],
+    outputs: [],
+    attrs: new Map(),
+  };
+  for (const f of new Reader(buf, start, end).fields()) {
+    if (!f.span) continue;
+    if (f.field === 1) node.inputs.push(text(buf, f.span));
+    else if (f.field === 2) node.outputs.push(text(buf, f.span));
+    else if (f.field === 3) node.name = text(buf, f.span);
+    else if (f.field === 4) node.op = text(buf, f.span);
+    else if (f.field === 7) node.domain = text(buf, f.span);
+    else if (f.field === 5) {
+      const [k, v] = parseAttribute(buf, f.span[0], f.span[1]);
+      node.attrs.set(k, v);
+    }
+  }
+  return node;
+}
+
+function parseValueInfo(buf: Uint8Array, start: number, end: number): OnnxValueInfo {
+  const info: OnnxValueInfo = { name: "", elemType: 0, dims: undefined };
+  for (const f of new Reader(buf, start, end).fields()) {
+    if (!f.span) continue;
+    if (f.field === 1) info.name = text(buf, f.span);
+    if (f.field !== 2) continue;
+    for (const t of new Reader(buf, f.span[0], f.span[1]).fields()) {
+      if (t.field !== 1 || !t.span) continue; // TypeProto.tensor_type
+      for (const tt of new Reader(buf, t.span[0], t.span[1]).fields()) {
+        if (tt.field === 1) info.elemType = new Reader(buf, tt.at, t.span[1]).varint();
+        if (tt.field !== 2 || !tt.span) continue; // shape
+        info.dims = [];
+        for (const d of new Reader(buf, tt.span[0], tt.span[1]).fields()) {
+          if (d.field !== 1 || !d.span) continue;
+          let dim: number | string = "?";
+          for (const v of new Reader(buf, d.span[0], d.span[1]).fields()) {
+            if (v.field === 1) dim = new Reader(buf, v.at, d.span[1]).varint();
+            if (v.field === 2 && v.span) dim = text(buf, v.span);
+          }
+          info.dims.push(dim);
+        }
+      }
+    }
+  }
+  return info;
+}
+
+/** Parses a serialized ModelProto. Throws an Error saying what is wrong with the file. */
+export function parseOnnx(file: Uint8Array): OnnxGraph {
+  let opset = 0;
+  let graph: OnnxGraph | undefined;
+  for (const m of new Reader(file).fields()) {
+    if (m.field === 8 && m.span) {
+      let domain = "";
+      let version = 0;
+      for (const o of new Reader(file, m.span[0], m.span[1]).fields()) {
+        if (o.field === 1 && o.span) domain = text(file, o.span);
+        if (o.field === 2) version = new Reader(file, o.at, m.span[1]).varint();
+      }
+      if (domain === "" || domain === "ai.onnx") opset = version;
+    }
+    if (m.field !== 7 || !m.span) continue;
+    const g: OnnxGraph = { opset: 0, nodes: [], initializers: new Map(), inputs: [], outputs: [] };
+    for (const f of new Reader(file, m.span[0], m.span[1]).fields()) {
+      if (!f.span) continue;
+      if (f.field === 1) g.nodes.push(parseNode(file, f.span[0], f.span[1]));
+      else if (f.field === 5) {
+        const t = parseTensor(file, f.span[0], f.span[1]);
+        g.initializers.set(t.name, t);
+      } else if (f.field === 15) throw new Error("the graph has sparse initializers");
+      else if (f.field === 11) g.inputs.push(parseValueInfo(file, f.span[0], f.span[1]));
+      else if (f.field === 12) g.outputs.push(parseValueInfo(file, f.span[0], f.span[1]));
+    }
+    graph = g;
+  }
+  if (!graph) throw new Error("no graph in the file (not an ONNX model)");
+  graph.opset = opset;
+  // Initializers may also be listed as inputs (older exporters); they are not fed.
+  graph.inputs = graph.inputs.filter((i) => !graph?.initializers.has(i.name));
+  return graph;
+}
