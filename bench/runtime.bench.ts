@@ -60,6 +60,8 @@ export interface RuntimeBench {
     /** Steady cost: (long run - short run) / (long - short audio), fast input. */
     quiet_ms_per_audio_s: number;
     speech_ms_per_audio_s: number;
+    /** The same with inference.runtime onnxruntime (the emotion model in ONNX Runtime). */
+    speech_onnxruntime_ms_per_audio_s: number;
     /** The long run's whole CPU over its audio (start and settle included). */
     quiet_whole_run_ms_per_audio_s: number;
     speech_whole_run_ms_per_audio_s: number;
@@ -88,6 +90,8 @@ export interface RuntimeBench {
   memory: MemoryFigures;
   /** Publishing to a separate mosquitto (as a device with a broker runs); absent without one. */
   memory_external_broker?: MemoryFigures;
+  /** Embedded broker, inference.runtime onnxruntime. */
+  memory_onnxruntime: MemoryFigures;
 }
 
 interface MemoryFigures {
@@ -109,6 +113,9 @@ interface RunResult {
   cpuMs: number;
 }
 
+/** The setting that puts the emotion model on ONNX Runtime (the comparison rows). */
+const ONNXRUNTIME = ["--inference-runtime", "onnxruntime"];
+
 /** The agent's default input.periodMs: the chunk every source in this bench delivers. */
 const PERIOD_MS = 100;
 
@@ -116,8 +123,13 @@ const PERIOD_MS = 100;
  * The agent (agent/src/bench's harness: as `ser-agent run` builds it, embedded broker) on
  * `source`, with an MQTT subscriber timing when each event arrives (performance.now()).
  */
-async function runAgent(modelDir: string, source: AudioSource, fast: boolean): Promise<RunResult> {
-  const h = await AgentHarness.prepare({ modelDir, source, fast });
+async function runAgent(
+  modelDir: string,
+  source: AudioSource,
+  fast: boolean,
+  settings: string[] = [],
+): Promise<RunResult> {
+  const h = await AgentHarness.prepare({ modelDir, source, fast, settings });
   const received = new Map<number, number>();
   const sub = await connectAsync(h.agent.brokerUrl as string, { clientId: "bench-sub" });
   try {
@@ -205,11 +217,12 @@ async function replayInChild(
   modelDir: string,
   files: string[],
   brokerUrl?: string,
+  settings: string[] = [],
 ): Promise<MemoryFigures> {
   const broker = brokerUrl
     ? ["--mqtt-url", brokerUrl]
     : ["--mqtt-embedded-port", String(await freePort())];
-  const child = runAgentChild(modelDir, ["--input", ...files, "--fast", ...broker]);
+  const child = runAgentChild(modelDir, ["--input", ...files, "--fast", ...broker, ...settings]);
   const samples: { t: number; rss: number; anon: number; phase: string }[] = [];
   let phase = "loading";
   let events = 0;
@@ -314,9 +327,14 @@ export async function benchRuntime(options: RuntimeBenchOptions = {}): Promise<R
 
     const quietSignal = toS16Steps(quietRoom(cpuSeconds * SR));
     const speechSignal = repeatTo(speechParts, cpuSeconds * SR);
-    const steady = async (name: string, x: Float32Array) => {
-      const short = await runAgent(modelDir, play(name, x.subarray(0, shortSeconds * SR)), true);
-      const long = await runAgent(modelDir, play(name, x), true);
+    const steady = async (name: string, x: Float32Array, settings: string[] = []) => {
+      const short = await runAgent(
+        modelDir,
+        play(name, x.subarray(0, shortSeconds * SR)),
+        true,
+        settings,
+      );
+      const long = await runAgent(modelDir, play(name, x), true, settings);
       return {
         marginal: (long.cpuMs - short.cpuMs) / (cpuSeconds - shortSeconds),
         whole: long.cpuMs / cpuSeconds,
@@ -325,6 +343,8 @@ export async function benchRuntime(options: RuntimeBenchOptions = {}): Promise<R
     };
     const quiet = await steady("quiet", quietSignal);
     const speech = await steady("speech", speechSignal);
+    // The same with the emotion model on ONNX Runtime instead of the agent's engine.
+    const speechOrt = await steady("speech", speechSignal, ONNXRUNTIME);
     const quietLive = await runAgent(
       modelDir,
       play("quiet, real time", quietSignal.subarray(0, realTimeSeconds * SR), false),
@@ -373,11 +393,13 @@ export async function benchRuntime(options: RuntimeBenchOptions = {}): Promise<R
         await broker.dispose();
       }
     }
+    const longOrt = await replayInChild(modelDir, replay, undefined, ONNXRUNTIME);
     return {
       model,
       cpu: {
         quiet_ms_per_audio_s: quiet.marginal,
         speech_ms_per_audio_s: speech.marginal,
+        speech_onnxruntime_ms_per_audio_s: speechOrt.marginal,
         quiet_whole_run_ms_per_audio_s: quiet.whole,
         speech_whole_run_ms_per_audio_s: speech.whole,
         quiet_real_time_ms_per_audio_s: quietLive.cpuMs / realTimeSeconds,
@@ -400,6 +422,7 @@ export async function benchRuntime(options: RuntimeBenchOptions = {}): Promise<R
       },
       memory: long,
       ...(external ? { memory_external_broker: external } : {}),
+      memory_onnxruntime: longOrt,
     };
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -418,6 +441,7 @@ export function runtimeMarkdown(b: RuntimeBench): string {
     "|---|---|",
     `| CPU, quiet room (-70 dBFS noise), fast input, steady cost | **${f(c.quiet_ms_per_audio_s, 2)} ms per audio-s** (whole ${c.audio_seconds} s run: ${f(c.quiet_whole_run_ms_per_audio_s, 2)}) |`,
     `| CPU, continuous speech, fast input, steady cost | **${f(c.speech_ms_per_audio_s, 2)} ms per audio-s** (whole run: ${f(c.speech_whole_run_ms_per_audio_s, 2)}; ${c.speech_events} events in ${c.audio_seconds} s) |`,
+    `| the same, the emotion model on ONNX Runtime (\`inference.runtime onnxruntime\`) | ${f(c.speech_onnxruntime_ms_per_audio_s, 2)} ms per audio-s |`,
     `| CPU, quiet room in real time | ${f(c.quiet_real_time_ms_per_audio_s, 2)} ms per audio-s (${f(c.quiet_real_time_ms_per_audio_s / 10, 2)}% of a core) |`,
     `| CPU, the clips with 1 s gaps (~75% speech) in real time | ${f(c.clips_real_time_ms_per_audio_s, 2)} ms per audio-s (${f(c.clips_real_time_ms_per_audio_s / 10, 2)}% of a core) |`,
     `| CPU of \`ser-agent run\` alone (child process, embedded broker), real time: quiet room / the clips | ${f(c.process_quiet_real_time_ms_per_audio_s, 2)} / ${f(c.process_clips_real_time_ms_per_audio_s, 2)} ms per audio-s (${f(c.process_quiet_real_time_ms_per_audio_s / 10, 2)}% / ${f(c.process_clips_real_time_ms_per_audio_s / 10, 2)}% of a core) |`,
@@ -427,7 +451,8 @@ export function runtimeMarkdown(b: RuntimeBench): string {
     ...(b.memory_external_broker
       ? [memRow("publishing to a separate mosquitto", b.memory_external_broker)]
       : []),
-    `\nCPU is the process's CPU time (all threads: ONNX Runtime and Silero on one thread each, the embedded broker and a subscriber in the same process) per second of audio. Steady cost: a ${c.audio_seconds} s run minus a ${c.audio_seconds / 5} s run, over the difference in audio, so the fixed cost of starting and settling a run cancels out. RSS is the child process's (\`ser-agent run\`, the built launcher as installed), with the unit's ${Object.entries(
+    memRow("embedded broker, `inference.runtime onnxruntime`", b.memory_onnxruntime),
+    `\nCPU is the process's CPU time (all threads: the pipeline, the embedded broker and a subscriber in the same process) per second of audio. Steady cost: a ${c.audio_seconds} s run minus a ${c.audio_seconds / 5} s run, over the difference in audio, so the fixed cost of starting and settling a run cancels out. RSS is the child process's (\`ser-agent run\`, the built launcher as installed), with the unit's ${Object.entries(
       SERVICE_MEMORY_ENV,
     )
       .map(([k, v]) => `${k}=${v}`)

@@ -17,6 +17,7 @@ import {
 import * as tf from "@tensorflow/tfjs";
 import * as ort from "onnxruntime-node";
 import { exportModel } from "../../trainer/src/onnx/export.js";
+import { float, GraphBuilder } from "../../trainer/src/onnx/graph.js";
 import { decodeModel, encodeModel } from "../../trainer/src/onnx/proto.js";
 import { calibrate } from "../../trainer/src/quantize/calibrate.js";
 import { planQuantization } from "../../trainer/src/quantize/plan.js";
@@ -165,6 +166,49 @@ describe("the agent's model engine (WebAssembly) against ONNX Runtime", () => {
       assert.ok(q.sameLabel >= 5, `int8: ${q.sameLabel} of 6 labels agree`);
     });
   }
+
+  it("runs the float operators as ONNX defines them: negative axes, broadcasting, attributes", async () => {
+    // features [1, T, 6] -> Transpose -> [1, 6, T]; Softmax over the last axis (-1); times a
+    // per-channel constant [6, 1] (broadcast); ReduceMean over time (an attribute, keepdims 0);
+    // Sqrt of a Sigmoid; Concat with a Tanh; a float Gemm (transB) plus bias; Div; Squeeze.
+    const g = new GraphBuilder();
+    const x = g.input("features", ["batch", "frames", 6]);
+    const t = g.op("Transpose", [x], { perm: [0, 2, 1] });
+    const sm = g.op("Softmax", [t], { axis: -1 });
+    const scale = g.constant("scale", Float32Array.from([1, -2, 3, 0.5, -0.25, 4]), [6, 1]);
+    const m = g.op("Mul", [sm, scale]);
+    const pooled = g.op("ReduceMean", [m], { axes: [-1], keepdims: 0 });
+    const sq = g.op("Sqrt", [g.op("Sigmoid", [pooled])]);
+    const both = g.op("Concat", [sq, g.op("Tanh", [pooled])], { axis: -1 });
+    const w = g.constant(
+      "w",
+      Float32Array.from({ length: 36 }, (_, i) => Math.sin(i)),
+      [3, 12],
+    );
+    const b = g.constant("b", Float32Array.from([0.1, -0.2, 0.3]), [3]);
+    const y = g.op("Gemm", [both, w, b], { transB: 1, alpha: float(0.5) });
+    const two = g.constant("two", Float32Array.from([2]), []);
+    const z = g.op("Div", [y, two]);
+    const u = g.op("Unsqueeze", [z, g.ints("ax", [1])]);
+    g.op("Squeeze", [u, g.ints("ax1", [1])], {}, "logits");
+    g.op("Softmax", ["logits"], { axis: 1 }, "probabilities");
+    g.output("logits", ["batch", 3]);
+    g.output("probabilities", ["batch", 3]);
+    const bytes = encodeModel(g.model({ name: "ops", producerVersion: "0", metadata: {} }));
+    // Unsqueeze is not the engine's: refused; the same graph without it runs.
+    assert.throws(() => WasmModelEngine.create(bytes), /Unsqueeze/);
+    const model = decodeModel(bytes);
+    const nodes = model.graph.node.filter(
+      (n) => n.opType !== "Unsqueeze" && n.opType !== "Squeeze",
+    );
+    const last = nodes.find((n) => n.opType === "Div");
+    assert.ok(last);
+    last.output = ["logits"];
+    const plain = encodeModel({ ...model, graph: { ...model.graph, node: nodes } });
+    const inputs = [5, 17, 64].map((frames, i) => ({ x: features(frames, 6, 40 + i), frames }));
+    const { worst } = await compare(plain, 6, inputs);
+    assert.ok(worst < 1e-6, `largest difference ${worst}`);
+  });
 
   it("refuses what it does not run: an LSTM, int8 activations, a file that is no model", async () => {
     assert.throws(() => WasmModelEngine.create(graph("lstm").bytes), UnsupportedModelError);

@@ -1,6 +1,7 @@
 import { cpus } from "node:os";
 import { readAudioFile } from "../audio/index.js";
 import { CAPTURE_SAMPLE_RATE } from "../capture/index.js";
+import type { ModelRuntime } from "../model/index.js";
 import { type Logger, loadClassifier } from "../runtime/index.js";
 import { AgentHarness, type AgentRun } from "./harness.js";
 import { SamplesSource } from "./samples-source.js";
@@ -35,7 +36,7 @@ export interface CpuFigure {
 }
 
 export interface DeviceBench {
-  model: { name: string; version: string; dir: string };
+  model: { name: string; version: string; dir: string; runtime: string };
   host: { platform: string; arch: string; cpu: string; cores: number; node: string };
   silence: CpuFigure;
   speech: CpuFigure;
@@ -63,7 +64,12 @@ async function runOn(
   o: DeviceBenchOptions,
   name: string,
   samples: Float32Array,
-): Promise<{ run: AgentRun; model: { name: string; version: string }; threads: number }> {
+): Promise<{
+  run: AgentRun;
+  model: { name: string; version: string };
+  threads: number;
+  runtime: ModelRuntime;
+}> {
   const source = new SamplesSource(name, samples, { fast: true });
   const harness = await AgentHarness.prepare({
     modelDir: o.modelDir,
@@ -76,7 +82,8 @@ async function runOn(
     const run = await harness.run();
     const { agent } = harness;
     const model = agent.model ?? { name: "unknown", version: "unknown" };
-    return { run, model, threads: agent.config.inference.threads };
+    const { threads, runtime } = agent.config.inference;
+    return { run, model, threads, runtime };
   } finally {
     await harness.stop();
   }
@@ -116,6 +123,7 @@ export async function benchDevice(o: DeviceBenchOptions): Promise<DeviceBench> {
   step(`inference: ${runs} utterances`);
   const classifier = await loadClassifier(o.modelDir, {
     threads: speech.threads,
+    runtime: speech.runtime,
     ...(o.logger ? { logger: o.logger } : {}),
   });
   const times: number[] = [];
@@ -137,7 +145,12 @@ export async function benchDevice(o: DeviceBenchOptions): Promise<DeviceBench> {
   const { model } = speech;
   const cpu = cpus();
   return {
-    model: { name: model.name, version: model.version, dir: o.modelDir },
+    model: {
+      name: model.name,
+      version: model.version,
+      dir: o.modelDir,
+      runtime: classifier.runtime ?? speech.runtime,
+    },
     host: {
       platform: process.platform,
       arch: process.arch,
@@ -181,7 +194,7 @@ export function deviceBenchTable(b: DeviceBench): string {
   ];
   const w = Math.max(...rows.map(([k]) => k.length));
   return [
-    `model ${b.model.name} ${b.model.version} (${b.model.dir})`,
+    `model ${b.model.name} ${b.model.version} (${b.model.dir}), on ${b.model.runtime === "wasm" ? "the agent's engine (WebAssembly)" : "ONNX Runtime"}`,
     `host ${b.host.platform} ${b.host.arch}, ${b.host.cores} x ${b.host.cpu}, Node ${b.host.node}`,
     "",
     ...rows.map(([k, v]) => `${k.padEnd(w)}  ${v}`),

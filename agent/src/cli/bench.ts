@@ -2,6 +2,7 @@ import { stat } from "node:fs/promises";
 import { benchDevice, deviceBenchTable } from "../bench/device.js";
 import { installPath } from "../config/load.js";
 import { createLogger } from "../log/index.js";
+import { MODEL_RUNTIMES } from "../model/index.js";
 import { resolveModelDir } from "./classify.js";
 import { type Command, intOption, UsageError } from "./command.js";
 import { expandAudioPaths } from "./files.js";
@@ -26,7 +27,7 @@ export const benchCommand: Command = {
   name: "bench",
   summary: "measure CPU, inference latency and memory of the agent on this machine",
   usage: `Usage: ser-agent bench [--quick] [--json] [--model DIR] [--clips DIR|FILE]...
-                       [--seconds N] [--runs N] [--threads N]
+                       [--seconds N] [--runs N] [--runtime auto|wasm|onnxruntime] [--threads N]
 
 Runs the agent as \`ser-agent run\` builds it (model checked and self-tested, energy gate +
 Silero VAD, features, model, MQTT to an embedded broker on a free loopback port; the service's
@@ -45,6 +46,8 @@ Options:
   --runs N            timed utterances for the latency (default 100)
   --model DIR         model bundle (default: $SER_MODEL_DIR, else <install dir>/models/default)
   --clips DIR|FILE    speech recordings (repeatable; default: <install dir>/demo)
+  --runtime R         where the emotion model runs (inference.runtime; default auto, as the
+                      service): compare wasm (the agent's engine) with onnxruntime on a board
   --threads N         ONNX Runtime threads (inference.threads; default 1, as the service)
   --json              print the figures as one JSON object
 `,
@@ -55,6 +58,7 @@ Options:
     model: { type: "string" },
     clips: { type: "string", multiple: true },
     threads: { type: "string" },
+    runtime: { type: "string" },
     json: { type: "boolean" },
   },
   async run(values, positionals, io) {
@@ -70,6 +74,12 @@ Options:
     if (runs < 1) throw new UsageError(`--runs must be at least 1, got ${runs}`);
     const threads =
       values.threads === undefined ? undefined : intOption(values.threads, "threads", 1);
+    const runtime = typeof values.runtime === "string" ? values.runtime : undefined;
+    if (runtime !== undefined && !(MODEL_RUNTIMES as readonly string[]).includes(runtime)) {
+      throw new UsageError(
+        `--runtime must be one of ${MODEL_RUNTIMES.join(", ")}, got "${runtime}"`,
+      );
+    }
     const modelDir = await resolveModelDir(values.model);
     const clips = await speechClips(values.clips);
     const b = await benchDevice({
@@ -77,7 +87,10 @@ Options:
       clips,
       seconds,
       inferenceRuns: runs,
-      settings: threads === undefined ? [] : ["--inference-threads", String(threads)],
+      settings: [
+        ...(threads === undefined ? [] : ["--inference-threads", String(threads)]),
+        ...(runtime === undefined ? [] : ["--inference-runtime", runtime]),
+      ],
       logger: createLogger({ level: "error" }),
       onStep: (s) => io.err(`bench: ${s}\n`),
     });

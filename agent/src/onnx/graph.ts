@@ -79,6 +79,20 @@ function bytes<T extends Uint8Array | Int8Array>(
   return new type(buf.buffer, buf.byteOffset + span[0], span[1] - span[0]).slice() as T;
 }
 
+/** Little-endian values of `width` bytes each, read one by one (the file need not be aligned). */
+function little<T extends Float32Array | Int32Array | Float64Array>(
+  buf: Uint8Array,
+  span: [number, number],
+  width: number,
+  read: (v: DataView, at: number) => number,
+  type: { new (n: number): T },
+): T {
+  const v = view(buf, span);
+  const out = new type(v.byteLength / width);
+  for (let i = 0; i < out.length; i++) out[i] = read(v, width * i);
+  return out;
+}
+
 export function parseTensor(buf: Uint8Array, start: number, end: number): OnnxTensor {
   const r = new Reader(buf, start, end);
   const dims: number[] = [];
@@ -129,11 +143,9 @@ export function parseTensor(buf: Uint8Array, start: number, end: number): OnnxTe
   // Copied out of the file: its bytes need not be aligned. ONNX stores little-endian.
   switch (type) {
     case OnnxType.FLOAT:
-      if (raw) {
-        const v = view(buf, raw);
-        data = new Float32Array(v.byteLength / 4);
-        for (let i = 0; i < data.length; i++) data[i] = v.getFloat32(4 * i, true);
-      } else data = Float32Array.from(floats);
+      data = raw
+        ? little(buf, raw, 4, (v, at) => v.getFloat32(at, true), Float32Array)
+        : Float32Array.from(floats);
       break;
     case OnnxType.UINT8:
       data = raw ? bytes(buf, raw, Uint8Array) : Uint8Array.from(ints);
@@ -142,18 +154,14 @@ export function parseTensor(buf: Uint8Array, start: number, end: number): OnnxTe
       data = raw ? bytes(buf, raw, Int8Array) : Int8Array.from(ints);
       break;
     case OnnxType.INT32:
-      if (raw) {
-        const v = view(buf, raw);
-        data = new Int32Array(v.byteLength / 4);
-        for (let i = 0; i < data.length; i++) data[i] = v.getInt32(4 * i, true);
-      } else data = Int32Array.from(ints);
+      data = raw
+        ? little(buf, raw, 4, (v, at) => v.getInt32(at, true), Int32Array)
+        : Int32Array.from(ints);
       break;
     case OnnxType.INT64:
-      if (raw) {
-        const v = view(buf, raw);
-        data = new Float64Array(v.byteLength / 8);
-        for (let i = 0; i < data.length; i++) data[i] = Number(v.getBigInt64(8 * i, true));
-      } else data = Float64Array.from(ints);
+      data = raw
+        ? little(buf, raw, 8, (v, at) => Number(v.getBigInt64(at, true)), Float64Array)
+        : Float64Array.from(ints);
       break;
     default:
       throw new Error(

@@ -72,7 +72,7 @@ Options:
     );
     io.out(
       `${m.name} ${m.version} on ${clips.length} clips${speakers ? ` (${speakers.join(", ")})` : ""}, ` +
-        `${trimmer ? "VAD-trimmed" : "whole files"}: UAR ${(100 * metrics.uar).toFixed(1)}%\n` +
+        `${trimmer ? "VAD-trimmed" : "whole files"}, model on ${runner.runtime === "wasm" ? "the agent's engine" : "ONNX Runtime"}: UAR ${(100 * metrics.uar).toFixed(1)}%\n` +
         `${formatMetricsTable(metrics)}\n`,
     );
     if (typeof values.json === "string") {
