@@ -1,17 +1,18 @@
 // The emotion model's kernels for agent/src/model/wasm-engine.ts, which interprets the ONNX
 // graph and keeps every tensor of a call in this module's memory.
 //
-// Quantized convolutions and dense layers: one kernel serves ONNX Conv (1-D, group 1) and Gemm, in the
-// form the trainer's int8 export gives them: DequantizeLinear(uint8 activations, per-tensor
-// scale and zero point) and DequantizeLinear(int8 weights, per-output-channel scale) into the
-// Conv, int32 bias at scale x_scale * w_scale. The products are summed exactly in int32
+// Quantized convolutions and dense layers: one kernel serves ONNX Conv (1-D, group 1) and Gemm,
+// in the form the trainer's int8 export gives them: DequantizeLinear(uint8 activations,
+// per-tensor scale and zero point) and DequantizeLinear(int8 weights, per-output-channel scale)
+// into the Conv, int32 bias at scale x_scale * w_scale. The products are summed exactly in int32
 // (SIMD i32x4.dot_i16x8_s: eight multiply-adds per instruction), then scaled as ONNX Runtime's
 // QLinearConv does: (acc + bias) * (x_scale * w_scale[o] / y_scale) rounded half to even, plus
 // the output zero point, saturated to uint8 (a following ReLU is the saturation at the zero
 // point); or, for a float output, (acc + bias) * (x_scale * w_scale[o]).
 //
 // Layouts (all set up by the TypeScript side):
-//   x      u8 [cin][t]                  the input activations, channels first (ONNX's layout)
+//   x      u8 [cin][t] (ONNX's layout)  the input activations; or [t][cin], time-major, as this
+//                                       kernel writes its own quantized outputs
 //   xw     i16 [pl + t + pr][cinPad]    scratch: x - zero point, time-major, zero-padded in time
 //                                       by the Conv's pads and in channels to a multiple of 8
 //   w      i16 [cout / 4][k][cinPad / 8][4][8]   weights minus their zero point: for each group
@@ -19,15 +20,16 @@
 //                                       by tap and 8 input channels at a time, the four
 //                                       channels' 8 weights side by side; input channels
 //                                       zero-padded to cinPad
-//   bias   i32 [cout]
-//   scale  f32 [cout]                   the multiplier above
-//   out    u8 or f32 [cout][tout]       channels first
+//   bias   i32 [cout rounded up to 4]
+//   scale  f32 [cout rounded up to 4]   the multiplier above
+//   out    u8 [tout][cout] (time-major: four channels are one store) when quantized,
+//          f32 [cout][tout] (ONNX's layout) otherwise
 
 export function heapBase(): usize {
   return __heap_base;
 }
 
-// x - zx into the time-major, zero-padded scratch.
+// x - zx into the time-major, zero-padded scratch, from channels-first x.
 export function widen(
   pX: usize,
   cin: i32,
@@ -48,22 +50,48 @@ export function widen(
   }
 }
 
-@inline
-function hsum(v: v128): i32 {
-  return (
-    i32x4.extract_lane(v, 0) +
-    i32x4.extract_lane(v, 1) +
-    i32x4.extract_lane(v, 2) +
-    i32x4.extract_lane(v, 3)
-  );
+// The same from time-major x [t][cin]: rows are converted sixteen channels at a time.
+export function widenTimeMajor(
+  pX: usize,
+  cin: i32,
+  t: i32,
+  zx: i32,
+  pXw: usize,
+  cinPad: i32,
+  pl: i32,
+  pr: i32,
+): void {
+  const rows = pl + t + pr;
+  memory.fill(pXw, 0, <usize>(rows * cinPad) << 1);
+  const z = i16x8.splat(<i16>zx);
+  for (let j: i32 = 0; j < t; j++) {
+    const src = pX + <usize>(j * cin);
+    const dst = pXw + (<usize>((pl + j) * cinPad) << 1);
+    let i: i32 = 0;
+    for (; i + 16 <= cin; i += 16) {
+      const v = v128.load(src + <usize>i);
+      v128.store(dst + (<usize>i << 1), i16x8.sub(i16x8.extend_low_i8x16_u(v), z));
+      v128.store(dst + (<usize>i << 1), i16x8.sub(i16x8.extend_high_i8x16_u(v), z), 16);
+    }
+    for (; i < cin; i++) store<i16>(dst + (<usize>i << 1), <i32>load<u8>(src + <usize>i) - zx);
+  }
 }
 
-// One output value: to uint8 (quantized) or float.
+// The four lanes' sums of four accumulators, as one vector [sum a0, sum a1, sum a2, sum a3].
 @inline
-function emit(
-  acc: i32,
+function hsum4(a0: v128, a1: v128, a2: v128, a3: v128): v128 {
+  const x = i32x4.add(i32x4.shuffle(a0, a1, 0, 1, 4, 5), i32x4.shuffle(a0, a1, 2, 3, 6, 7));
+  const y = i32x4.add(i32x4.shuffle(a2, a3, 0, 1, 4, 5), i32x4.shuffle(a2, a3, 2, 3, 6, 7));
+  return i32x4.add(i32x4.shuffle(x, y, 0, 2, 4, 6), i32x4.shuffle(x, y, 1, 3, 5, 7));
+}
+
+// Four channels o..o+3 of frame t from their integer sums.
+@inline
+function emit4(
+  acc: v128,
   o: i32,
   t: i32,
+  cout: i32,
   tout: i32,
   pBias: usize,
   pScale: usize,
@@ -73,14 +101,32 @@ function emit(
   lo: i32,
   relu: bool,
 ): void {
-  const v = <f32>(acc + load<i32>(pBias + (<usize>o << 2))) * load<f32>(pScale + (<usize>o << 2));
-  const at = <usize>(o * tout + t);
+  const v = f32x4.mul(
+    f32x4.convert_i32x4_s(i32x4.add(acc, v128.load(pBias + (<usize>o << 2)))),
+    v128.load(pScale + (<usize>o << 2)),
+  );
   if (quantized) {
-    let q = <i32>nearest<f32>(v) + zy; // half to even
-    q = q < lo ? lo : q > 255 ? 255 : q;
-    store<u8>(pOut + at, <u8>q);
+    // Half to even, then the zero point, saturated to [lo, 255].
+    let q = i32x4.add(i32x4.trunc_sat_f32x4_s(f32x4.nearest(v)), i32x4.splat(zy));
+    q = i32x4.min_s(i32x4.max_s(q, i32x4.splat(lo)), i32x4.splat(255));
+    const bytes = i8x16.narrow_i16x8_u(i16x8.narrow_i32x4_u(q, q), i16x8.splat(0));
+    const at = pOut + <usize>(t * cout + o);
+    if (o + 3 < cout) {
+      v128.store32_lane(at, bytes, 0);
+    } else {
+      // The last group of a channel count that is not a multiple of 4.
+      store<u8>(at, i8x16.extract_lane_u(bytes, 0));
+      if (o + 1 < cout) store<u8>(at, i8x16.extract_lane_u(bytes, 1), 1);
+      if (o + 2 < cout) store<u8>(at, i8x16.extract_lane_u(bytes, 2), 2);
+    }
   } else {
-    store<f32>(pOut + (at << 2), relu && v < 0 ? 0 : v);
+    const r = relu ? f32x4.max(v, f32x4.splat(0)) : v;
+    const row = <usize>tout << 2;
+    const at = pOut + (<usize>(o * tout + t) << 2);
+    store<f32>(at, f32x4.extract_lane(r, 0));
+    if (o + 1 < cout) store<f32>(at + row, f32x4.extract_lane(r, 1));
+    if (o + 2 < cout) store<f32>(at + 2 * row, f32x4.extract_lane(r, 2));
+    if (o + 3 < cout) store<f32>(at + 3 * row, f32x4.extract_lane(r, 3));
   }
 }
 
@@ -146,24 +192,9 @@ export function qconv(
           a32 = i32x4.add(a32, i32x4.dot_i16x8_s(x2, w));
         }
       }
-      emit(hsum(a00), o, t, tout, pBias, pScale, pOut, quantized, zy, lo, relu);
-      emit(hsum(a01), o, t + 1, tout, pBias, pScale, pOut, quantized, zy, lo, relu);
-      emit(hsum(a02), o, t + 2, tout, pBias, pScale, pOut, quantized, zy, lo, relu);
-      if (o + 1 < cout) {
-        emit(hsum(a10), o + 1, t, tout, pBias, pScale, pOut, quantized, zy, lo, relu);
-        emit(hsum(a11), o + 1, t + 1, tout, pBias, pScale, pOut, quantized, zy, lo, relu);
-        emit(hsum(a12), o + 1, t + 2, tout, pBias, pScale, pOut, quantized, zy, lo, relu);
-      }
-      if (o + 2 < cout) {
-        emit(hsum(a20), o + 2, t, tout, pBias, pScale, pOut, quantized, zy, lo, relu);
-        emit(hsum(a21), o + 2, t + 1, tout, pBias, pScale, pOut, quantized, zy, lo, relu);
-        emit(hsum(a22), o + 2, t + 2, tout, pBias, pScale, pOut, quantized, zy, lo, relu);
-      }
-      if (o + 3 < cout) {
-        emit(hsum(a30), o + 3, t, tout, pBias, pScale, pOut, quantized, zy, lo, relu);
-        emit(hsum(a31), o + 3, t + 1, tout, pBias, pScale, pOut, quantized, zy, lo, relu);
-        emit(hsum(a32), o + 3, t + 2, tout, pBias, pScale, pOut, quantized, zy, lo, relu);
-      }
+      emit4(hsum4(a00, a10, a20, a30), o, t, cout, tout, pBias, pScale, pOut, quantized, zy, lo, relu);
+      emit4(hsum4(a01, a11, a21, a31), o, t + 1, cout, tout, pBias, pScale, pOut, quantized, zy, lo, relu);
+      emit4(hsum4(a02, a12, a22, a32), o, t + 2, cout, tout, pBias, pScale, pOut, quantized, zy, lo, relu);
     }
     for (; t < tout; t++) {
       let a0 = i32x4.splat(0), a1 = i32x4.splat(0), a2 = i32x4.splat(0), a3 = i32x4.splat(0);
@@ -178,10 +209,17 @@ export function qconv(
           a3 = i32x4.add(a3, i32x4.dot_i16x8_s(x, v128.load(pw, 48)));
         }
       }
-      emit(hsum(a0), o, t, tout, pBias, pScale, pOut, quantized, zy, lo, relu);
-      if (o + 1 < cout) emit(hsum(a1), o + 1, t, tout, pBias, pScale, pOut, quantized, zy, lo, relu);
-      if (o + 2 < cout) emit(hsum(a2), o + 2, t, tout, pBias, pScale, pOut, quantized, zy, lo, relu);
-      if (o + 3 < cout) emit(hsum(a3), o + 3, t, tout, pBias, pScale, pOut, quantized, zy, lo, relu);
+      emit4(hsum4(a0, a1, a2, a3), o, t, cout, tout, pBias, pScale, pOut, quantized, zy, lo, relu);
+    }
+  }
+}
+
+// DequantizeLinear of a time-major uint8 tensor [t][c] into channels-first float [c][t].
+export function dequantizeTimeMajor(pQ: usize, t: i32, c: i32, zp: i32, scale: f32, pOut: usize): void {
+  for (let j: i32 = 0; j < t; j++) {
+    for (let i: i32 = 0; i < c; i++) {
+      const q = <i32>load<u8>(pQ + <usize>(j * c + i));
+      store<f32>(pOut + (<usize>(i * t + j) << 2), <f32>(q - zp) * scale);
     }
   }
 }
@@ -249,6 +287,11 @@ export function setShape(
   sb0 = b0; sb1 = b1; sb2 = b2; sb3 = b3;
 }
 
+@inline
+function apply4(op: i32, x: v128, y: v128): v128 {
+  return op == ADD ? f32x4.add(x, y) : op == SUB ? f32x4.sub(x, y) : op == MUL ? f32x4.mul(x, y) : f32x4.div(x, y);
+}
+
 export function binary(op: i32, pA: usize, pB: usize, pOut: usize): void {
   let o: usize = pOut;
   for (let i0: i32 = 0; i0 < d0; i0++) {
@@ -256,7 +299,19 @@ export function binary(op: i32, pA: usize, pB: usize, pOut: usize): void {
       for (let i2: i32 = 0; i2 < d2; i2++) {
         let ia = i0 * sa0 + i1 * sa1 + i2 * sa2;
         let ib = i0 * sb0 + i1 * sb1 + i2 * sb2;
-        for (let i3: i32 = 0; i3 < d3; i3++) {
+        let i3: i32 = 0;
+        if (sa3 == 1 && sb3 == 1) {
+          // Both operands contiguous along the last axis (the common case): four at a time.
+          for (; i3 + 4 <= d3; i3 += 4) {
+            const x = v128.load(pA + (<usize>ia << 2));
+            const y = v128.load(pB + (<usize>ib << 2));
+            v128.store(o, apply4(op, x, y));
+            o += 16;
+            ia += 4;
+            ib += 4;
+          }
+        }
+        for (; i3 < d3; i3++) {
           store<f32>(o, apply(op, load<f32>(pA + (<usize>ia << 2)), load<f32>(pB + (<usize>ib << 2))));
           o += 4;
           ia += sa3;

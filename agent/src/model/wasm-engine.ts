@@ -36,11 +36,19 @@ interface Buf {
   ptr: number;
 }
 
+/**
+ * uint8 activations; `timeMajor`: a [1, C, T] tensor stored [T][C], as the integer kernel writes
+ * its outputs (and reads them fastest).
+ */
+interface U8 extends Buf {
+  timeMajor: boolean;
+}
+
 /** Float32, raw uint8 activations, or a uint8 tensor's dequantization (made when needed). */
 type Value =
   | ({ kind: "f" } & Buf)
-  | ({ kind: "u8" } & Buf)
-  | { kind: "dq"; src: Buf; scale: number; zp: number; cache?: Buf };
+  | ({ kind: "u8" } & U8)
+  | { kind: "dq"; src: U8; scale: number; zp: number; cache?: Buf };
 
 interface Ctx {
   env: Map<string, Value>;
@@ -61,6 +69,24 @@ interface ModelExports {
     cinPad: number,
     pl: number,
     pr: number,
+  ): void;
+  widenTimeMajor(
+    pX: number,
+    cin: number,
+    t: number,
+    zx: number,
+    pXw: number,
+    cinPad: number,
+    pl: number,
+    pr: number,
+  ): void;
+  dequantizeTimeMajor(
+    pQ: number,
+    t: number,
+    c: number,
+    zp: number,
+    scale: number,
+    pOut: number,
   ): void;
   qconv(
     pXw: number,
@@ -264,7 +290,12 @@ function floatOf(
   if (!v.cache) {
     const n = size(v.src.dims);
     const ptr = ctx.alloc(4 * n);
-    ex.dequantize(v.src.ptr, n, v.zp, v.scale, ptr);
+    if (v.src.timeMajor) {
+      const [, c, t] = v.src.dims;
+      ex.dequantizeTimeMajor(v.src.ptr, t, c, v.zp, v.scale, ptr);
+    } else {
+      ex.dequantize(v.src.ptr, n, v.zp, v.scale, ptr);
+    }
     v.cache = { dims: v.src.dims, ptr };
   }
   return v.cache;
@@ -526,10 +557,12 @@ class Compiler {
     const ex = this.ex;
     const pW = this.alloc(2 * L.w.length);
     new Int16Array(ex.memory.buffer, pW, L.w.length).set(L.w);
-    const pBias = this.alloc(4 * L.cout);
-    new Int32Array(ex.memory.buffer, pBias, L.cout).set(L.bias);
-    const pScale = this.alloc(4 * L.cout);
-    const scales = new Float32Array(ex.memory.buffer, pScale, L.cout);
+    // Four channels at a time: bias and scale padded to a multiple of 4 (zeros).
+    const cout4 = Math.ceil(L.cout / 4) * 4;
+    const pBias = this.alloc(4 * cout4);
+    new Int32Array(ex.memory.buffer, pBias, cout4).fill(0).set(L.bias);
+    const pScale = this.alloc(4 * cout4);
+    const scales = new Float32Array(ex.memory.buffer, pScale, cout4).fill(0);
     const f = Math.fround;
     for (let o = 0; o < L.cout; o++) {
       // ONNX Runtime's requantization multiplier, in float32.
@@ -558,7 +591,7 @@ class Compiler {
       if (tout < 1) throw new RangeError(`${name}: ${t} frames are too few for the kernel`);
       const pXw = ctx.alloc(2 * (pl + t + pr) * L.cinPad);
       const pOut = ctx.alloc((quant ? 1 : 4) * L.cout * tout);
-      ex.widen(v.ptr, L.cin, t, L.zx, pXw, L.cinPad, pl, pr);
+      (v.timeMajor ? ex.widenTimeMajor : ex.widen)(v.ptr, L.cin, t, L.zx, pXw, L.cinPad, pl, pr);
       ex.qconv(
         pXw,
         L.cinPad,
@@ -576,7 +609,8 @@ class Compiler {
         relu ? 1 : 0,
       );
       const dims = isConv ? [1, L.cout, tout] : [1, L.cout];
-      ctx.env.set(out, { kind: quant ? "u8" : "f", dims, ptr: pOut });
+      if (quant) ctx.env.set(out, { kind: "u8", dims, ptr: pOut, timeMajor: isConv });
+      else ctx.env.set(out, { kind: "f", dims, ptr: pOut });
     };
   }
 
@@ -843,7 +877,7 @@ class Compiler {
           const count = size(x.dims);
           const ptr = ctx.alloc(count);
           ex.quantize(x.ptr, count, scale[0], zp[0], ptr);
-          ctx.env.set(n.outputs[0], { kind: "u8", dims: x.dims, ptr });
+          ctx.env.set(n.outputs[0], { kind: "u8", dims: x.dims, ptr, timeMajor: false });
         };
       }
       case "DequantizeLinear": {
