@@ -57,29 +57,25 @@ interface Ctx {
 
 type Step = (ctx: Ctx) => void;
 
+/** uint8 activations to the integer kernel's padded int16 rows (model.ts, widen*). */
+type Widen = (
+  pX: number,
+  cin: number,
+  t: number,
+  zx: number,
+  pXw: number,
+  cinPad: number,
+  pl: number,
+  pr: number,
+) => void;
+
 interface ModelExports {
   memory: WebAssembly.Memory;
   heapBase(): number;
-  widen(
-    pX: number,
-    cin: number,
-    t: number,
-    zx: number,
-    pXw: number,
-    cinPad: number,
-    pl: number,
-    pr: number,
-  ): void;
-  widenTimeMajor(
-    pX: number,
-    cin: number,
-    t: number,
-    zx: number,
-    pXw: number,
-    cinPad: number,
-    pl: number,
-    pr: number,
-  ): void;
+  /** From channels-first [cin][t]. */
+  widen: Widen;
+  /** From time-major [t][cin]. */
+  widenTimeMajor: Widen;
   dequantizeTimeMajor(
     pQ: number,
     t: number,
