@@ -464,24 +464,15 @@ function dctFrame(db: usize, out: usize): void {
   }
 }
 
-// Normalised cross-correlation for the pitch tracker (agent/src/features/pitch.ts, which holds the
-// plain TypeScript twin this must equal bit for bit): span f64[w + hi + 1] at pSpan, w a multiple
-// of 4; for every lag in [lo, hi], r[lag] = sum_{n<w} x[n] x[n+lag] / sqrt(e0 * max(e_lag, 1e-20))
-// stored at pR + 8 * lag. Same operation order as the twin: sequential energies, the lagged one
-// slid by a sample per lag, and four partial dot products (n mod 4) summed left to right. Two
-// lags are summed side by side: independent chains, the same order within each.
-export function nccf(pSpan: usize, w: i32, lo: i32, hi: i32, pR: usize): void {
-  let e0: f64 = 0;
-  for (let n: i32 = 0; n < w; n++) {
-    const v = load<f64>(pSpan + (<usize>n << 3));
-    e0 += v * v;
-  }
-  nccfWithEnergy(pSpan, w, lo, hi, pR, e0);
-}
-
-// nccf with the window's energy e0 (that very sum) already known.
+// Normalised cross-correlation for the pitch tracker's frame loop (pitchTrack below;
+// agent/src/features/pitch.ts holds the plain TypeScript twin this must equal bit for bit):
+// span f64[w + hi + 1] at pSpan, w a multiple of 4, e0 the window's energy (summed in order by
+// the caller); for every lag in [lo, hi], r[lag] = sum_{n<w} x[n] x[n+lag] /
+// sqrt(e0 * max(e_lag, 1e-20)) stored at pR + 8 * lag. Same operation order as the twin: the
+// lagged energy slid by a sample per lag, and four partial dot products (n mod 4) summed left
+// to right. Two lags are summed side by side: independent chains, the same order within each.
 @inline
-function nccfWithEnergy(pSpan: usize, w: i32, lo: i32, hi: i32, pR: usize, e0: f64): void {
+function nccf(pSpan: usize, w: i32, lo: i32, hi: i32, pR: usize, e0: f64): void {
   let el: f64 = 0;
   for (let n: i32 = 0; n < w; n++) {
     const v = load<f64>(pSpan + (<usize>(n + lo) << 3));
@@ -655,7 +646,7 @@ export function pitchTrack(
       e0 += v * v;
     }
     if (e0 / <f64>w < silencePower) continue;
-    nccfWithEnergy(span, w, minLag - 1, maxLag + 1, pR, e0);
+    nccf(span, w, minLag - 1, maxLag + 1, pR, e0);
     let peaks: i32 = 0;
     let best: f64 = 0;
     for (let lag: i32 = minLag; lag <= maxLag; lag++) {

@@ -1,3 +1,4 @@
+import type * as ortTypes from "onnxruntime-node";
 import { checkGraphIo, checkGraphShapes, type ReadBundleOptions, readBundle } from "./bundle.js";
 import { ModelError } from "./errors.js";
 import type { Manifest } from "./manifest.js";
@@ -37,24 +38,36 @@ export interface RunnerOptions {
   runtime?: ModelRuntime;
 }
 
-/** A loaded model: float input [1, frames, width] → its outputs by name. */
+/** A loaded model: the manifest's float input [1, frames, width] → its outputs by name. */
 interface Engine {
   readonly runtime: "wasm" | "onnxruntime";
-  run(
-    name: string,
-    x: Float32Array,
-    frames: number,
-    width: number,
-  ): Promise<Map<string, Float32Array>>;
+  run(x: Float32Array, frames: number, width: number): Promise<Map<string, Float32Array>>;
   release(): Promise<void>;
 }
 
+type Shape = readonly (number | string)[];
+
 /** The graph's declared tensors, name → shape (older ONNX Runtimes report none). */
 interface GraphIo {
-  inputs: Map<string, readonly (number | string)[]>;
-  outputs: Map<string, readonly (number | string)[]>;
+  inputs: Map<string, Shape>;
+  outputs: Map<string, Shape>;
   inputNames: string[];
   outputNames: string[];
+}
+
+/** GraphIo from each side's names with their declared shapes, where known. */
+function graphIo(
+  inputs: readonly { name: string; shape?: Shape }[],
+  outputs: readonly { name: string; shape?: Shape }[],
+): GraphIo {
+  const shapes = (l: typeof inputs) =>
+    new Map(l.flatMap((d): [string, Shape][] => (d.shape ? [[d.name, d.shape]] : [])));
+  return {
+    inputs: shapes(inputs),
+    outputs: shapes(outputs),
+    inputNames: inputs.map((d) => d.name),
+    outputNames: outputs.map((d) => d.name),
+  };
 }
 
 async function ortEngine(
@@ -64,7 +77,7 @@ async function ortEngine(
 ): Promise<[Engine, GraphIo]> {
   // Loaded only when a model needs it: the library and its first session are 38 MiB resident.
   const ort = await import("onnxruntime-node");
-  let session: import("onnxruntime-node").InferenceSession;
+  let session: ortTypes.InferenceSession;
   try {
     session = await ort.InferenceSession.create(bytes, {
       intraOpNumThreads: threads,
@@ -78,29 +91,23 @@ async function ortEngine(
       `ONNX Runtime cannot load the model (${(err as Error).message.split("\n")[0]}); re-export the bundle`,
     );
   }
-  const shapes = (
-    meta:
-      | readonly { name: string; isTensor: boolean; shape?: readonly (number | string)[] }[]
-      | undefined,
-  ) => {
-    const out = new Map<string, readonly (number | string)[]>();
-    for (const m of meta ?? []) if (m.isTensor && m.shape) out.set(m.name, m.shape);
-    return out;
-  };
-  const meta = session as unknown as {
-    inputMetadata?: { name: string; isTensor: boolean; shape?: (number | string)[] }[];
-    outputMetadata?: { name: string; isTensor: boolean; shape?: (number | string)[] }[];
-  };
-  const io: GraphIo = {
-    inputs: shapes(meta.inputMetadata),
-    outputs: shapes(meta.outputMetadata),
-    inputNames: [...session.inputNames],
-    outputNames: [...session.outputNames],
-  };
+  const declared = (
+    names: readonly string[],
+    meta: readonly ortTypes.InferenceSession.ValueMetadata[] | undefined,
+  ) =>
+    names.map((name) => {
+      const m = meta?.find((v) => v.name === name);
+      return m?.isTensor ? { name, shape: m.shape } : { name };
+    });
+  const io = graphIo(
+    declared(session.inputNames, session.inputMetadata),
+    declared(session.outputNames, session.outputMetadata),
+  );
+  const input = manifest.input.name;
   const engine: Engine = {
     runtime: "onnxruntime",
-    async run(name, x, frames, width) {
-      const out = await session.run({ [name]: new ort.Tensor("float32", x, [1, frames, width]) });
+    async run(x, frames, width) {
+      const out = await session.run({ [input]: new ort.Tensor("float32", x, [1, frames, width]) });
       return new Map(Object.entries(out).map(([k, t]) => [k, t.data as Float32Array]));
     },
     release: () => session.release(),
@@ -120,26 +127,17 @@ function wasmEngine(bytes: Uint8Array, manifest: Manifest): [Engine, GraphIo] {
       `the model file cannot be read (${(err as Error).message}); re-export the bundle`,
     );
   }
-  const shapes = (list: typeof m.inputs) => {
-    const out = new Map<string, readonly (number | string)[]>();
-    for (const v of list) if (v.dims) out.set(v.name, v.dims);
-    return out;
-  };
-  const io: GraphIo = {
-    inputs: shapes(m.inputs),
-    outputs: shapes(m.outputs),
-    inputNames: m.inputs.map((v) => v.name),
-    outputNames: m.outputs.map((v) => v.name),
-  };
+  const declared = (l: typeof m.inputs) =>
+    l.map((v) => (v.dims ? { name: v.name, shape: v.dims } : { name: v.name }));
   const engine: Engine = {
     runtime: "wasm",
-    async run(_name, x, frames, width) {
+    async run(x, frames, width) {
       const out = m.run({ dims: [1, frames, width], data: x });
       return new Map([...out].map(([k, t]) => [k, t.data]));
     },
     async release() {},
   };
-  return [engine, io];
+  return [engine, graphIo(declared(m.inputs), declared(m.outputs))];
 }
 
 /**
@@ -206,12 +204,7 @@ export class ModelRunner {
       throw new RangeError(`expected ${frames} x ${this.width} values, got ${x.length}`);
     }
     const padded = repeatToLength(x, frames, this.width, this.manifest.minFrames);
-    const out = await this.engine.run(
-      this.manifest.input.name,
-      padded.x,
-      padded.frames,
-      this.width,
-    );
+    const out = await this.engine.run(padded.x, padded.frames, this.width);
     const probs = out.get(this.manifest.outputs.probabilities.name);
     if (!probs) throw new Error(`the model gave no ${this.manifest.outputs.probabilities.name}`);
     return probs;

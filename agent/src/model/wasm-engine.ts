@@ -165,6 +165,15 @@ const SUPPORTED = new Set([
   "Identity",
 ]);
 
+/** Operators whose inputs after the first are parameters (scale, zero point, axes), not data. */
+const PARAMETERS_FROM_SECOND_INPUT = new Set([
+  "QuantizeLinear",
+  "DequantizeLinear",
+  "ReduceSum",
+  "ReduceMean",
+  "Squeeze",
+]);
+
 const align16 = (n: number) => Math.ceil(n / 16) * 16;
 const size = (dims: readonly number[]) => dims.reduce((a, b) => a * b, 1);
 
@@ -441,6 +450,18 @@ class Compiler {
     return this.generic(n);
   }
 
+  /**
+   * A QuantizeLinear or DequantizeLinear node's per-tensor scale and uint8 zero point (absent:
+   * 0); undefined for per-axis parameters or another zero-point type.
+   */
+  private perTensor(n: OnnxNode): { scale: number; zp: number } | undefined {
+    const s = this.consts.get(n.inputs[1]);
+    const z = n.inputs[2] ? this.consts.get(n.inputs[2]) : undefined;
+    if (s?.data.length !== 1) return undefined;
+    if (z && (z.type !== OnnxType.UINT8 || z.data.length !== 1)) return undefined;
+    return { scale: Number(s.data[0]), zp: z ? Number(z.data[0]) : 0 };
+  }
+
   private dqOf(name: string | undefined): OnnxNode | undefined {
     const p = name ? this.producer.get(name) : undefined;
     return p?.op === "DequantizeLinear" ? p : undefined;
@@ -451,10 +472,8 @@ class Compiler {
     const dx = this.dqOf(n.inputs[0]);
     const dw = this.dqOf(n.inputs[1]);
     if (!dx || !dw || this.isConst(dx.inputs[0])) return undefined;
-    const zxT = dx.inputs[2] ? this.consts.get(dx.inputs[2]) : undefined;
-    if (zxT && (zxT.type !== OnnxType.UINT8 || zxT.data.length !== 1)) return undefined;
-    const sxT = this.consts.get(dx.inputs[1]);
-    if (sxT?.data.length !== 1) return undefined;
+    const qx = this.perTensor(dx); // int8 activations: ONNX Runtime
+    if (!qx) return undefined;
     const wq = this.consts.get(dw.inputs[0]);
     const swT = this.consts.get(dw.inputs[1]);
     const zwT = dw.inputs[2] ? this.consts.get(dw.inputs[2]) : undefined;
@@ -487,7 +506,7 @@ class Compiler {
     }
     const wAxis = axisOf(numberAttr(dw, "axis", 1), wq.dims.length, "DequantizeLinear");
     if (swT.data.length !== 1 && (swT.data.length !== cout || wAxis !== axis)) return undefined;
-    const sx = Number(sxT.data[0]);
+    const sx = qx.scale;
     const pick = (t: OnnxTensor, o: number) => Number(t.data[t.data.length === 1 ? 0 : o]);
     const sw = new Float32Array(cout);
     for (let o = 0; o < cout; o++) sw[o] = pick(swT, o);
@@ -518,8 +537,7 @@ class Compiler {
         bias[o] = Number(bq.data[o]);
       }
     }
-    const zx = zxT ? Number(zxT.data[0]) : 0;
-    return { x: dx.inputs[0], sx, zx, w, cout, cin, cinPad, k, sw, bias };
+    return { x: dx.inputs[0], sx, zx: qx.zp, w, cout, cin, cinPad, k, sw, bias };
   }
 
   /** The only consumer of `name`, if there is exactly one and `name` is not a graph output. */
@@ -541,14 +559,12 @@ class Compiler {
       out = next.outputs[0];
       next = this.soleConsumer(out);
     }
-    if (next?.op === "QuantizeLinear" && next.inputs[0] === out) {
-      const zyT = next.inputs[2] ? this.consts.get(next.inputs[2]) : undefined;
-      const syT = this.consts.get(next.inputs[1]);
-      if (syT?.data.length === 1 && (!zyT || zyT.data.length === 1)) {
-        quant = { sy: Number(syT.data[0]), zy: zyT ? Number(zyT.data[0]) : 0 };
-        this.absorbed.add(next);
-        out = next.outputs[0];
-      }
+    const qy =
+      next?.op === "QuantizeLinear" && next.inputs[0] === out ? this.perTensor(next) : undefined;
+    if (next && qy) {
+      quant = { sy: qy.scale, zy: qy.zp };
+      this.absorbed.add(next);
+      out = next.outputs[0];
     }
     const ex = this.ex;
     const pW = this.alloc(2 * L.w.length);
@@ -613,19 +629,11 @@ class Compiler {
   /** A node on the float kernels (DequantizeLinear of a computed tensor stays lazy). */
   private generic(n: OnnxNode): Step {
     const ex = this.ex;
+    // Constant data inputs go into the module's memory; parameters (scales, zero points, axes)
+    // are read as numbers below.
+    const dataInputs = PARAMETERS_FROM_SECOND_INPUT.has(n.op) ? n.inputs.slice(0, 1) : n.inputs;
     const consts = new Map<string, Buf>();
-    for (const i of n.inputs) {
-      if (i && this.isConst(i) && n.op !== "QuantizeLinear" && n.op !== "DequantizeLinear") {
-        if (
-          !(
-            (n.op === "ReduceSum" || n.op === "ReduceMean" || n.op === "Squeeze") &&
-            i === n.inputs[1]
-          )
-        ) {
-          consts.set(i, this.placeConst(i));
-        }
-      }
-    }
+    for (const i of dataInputs) if (i && this.isConst(i)) consts.set(i, this.placeConst(i));
     const [a, b, c] = n.inputs;
     const get = (ctx: Ctx, name: string) => floatOf(ctx, ex, name, consts);
     const put = (ctx: Ctx, dims: number[]) => {
@@ -863,29 +871,24 @@ class Compiler {
         };
       }
       case "QuantizeLinear": {
-        const scale = this.constNumbers(n, b);
-        const zp = this.constNumbers(n, c) ?? [0];
-        if (scale?.length !== 1 || zp.length !== 1) {
-          throw new UnsupportedModelError(`QuantizeLinear ${n.name}: only per-tensor scales`);
-        }
+        const q = this.perTensor(n);
+        if (!q) throw new UnsupportedModelError(`QuantizeLinear ${n.name}: only per-tensor uint8`);
         return (ctx) => {
           const x = get(ctx, a);
           const count = size(x.dims);
           const ptr = ctx.alloc(count);
-          ex.quantize(x.ptr, count, scale[0], zp[0], ptr);
+          ex.quantize(x.ptr, count, q.scale, q.zp, ptr);
           ctx.env.set(n.outputs[0], { kind: "u8", dims: x.dims, ptr, timeMajor: false });
         };
       }
       case "DequantizeLinear": {
-        const scale = this.constNumbers(n, b);
-        const zp = this.constNumbers(n, c) ?? [0];
-        if (scale?.length !== 1 || zp.length !== 1) {
-          throw new UnsupportedModelError(`DequantizeLinear ${n.name}: only per-tensor scales`);
-        }
+        const q = this.perTensor(n);
+        if (!q)
+          throw new UnsupportedModelError(`DequantizeLinear ${n.name}: only per-tensor uint8`);
         return (ctx) => {
           const v = ctx.env.get(a);
           if (v?.kind !== "u8") throw new Error(`model engine: ${a} is not a uint8 tensor`);
-          ctx.env.set(n.outputs[0], { kind: "dq", src: v, scale: scale[0], zp: zp[0] });
+          ctx.env.set(n.outputs[0], { kind: "dq", src: v, scale: q.scale, zp: q.zp });
         };
       }
       default:

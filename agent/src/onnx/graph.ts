@@ -20,6 +20,11 @@ export interface OnnxTensor {
   data: TensorData;
 }
 
+export interface FloatTensor {
+  dims: number[];
+  data: Float32Array;
+}
+
 export type AttributeValue = number | number[] | string | OnnxTensor;
 
 export interface OnnxNode {
@@ -70,6 +75,15 @@ function view(buf: Uint8Array, span: [number, number]): DataView {
   return new DataView(buf.buffer, buf.byteOffset + span[0], span[1] - span[0]);
 }
 
+/** Float32 values of a packed field, or the one value of an unpacked (fixed32) occurrence. */
+function float32s(buf: Uint8Array, f: { span?: [number, number]; at: number }): number[] {
+  if (!f.span) return [new DataView(buf.buffer, buf.byteOffset + f.at, 4).getFloat32(0, true)];
+  const v = view(buf, f.span);
+  const out: number[] = [];
+  for (let i = 0; i + 4 <= v.byteLength; i += 4) out.push(v.getFloat32(i, true));
+  return out;
+}
+
 /** A copy of raw bytes (a Buffer's slice() would be a view of the whole file). */
 function bytes<T extends Uint8Array | Int8Array>(
   buf: Uint8Array,
@@ -93,7 +107,16 @@ function little<T extends Float32Array | Int32Array | Float64Array>(
   return out;
 }
 
-export function parseTensor(buf: Uint8Array, start: number, end: number): OnnxTensor {
+/**
+ * A TensorProto. `wanted(name, type)` false: its values are not decoded (data is empty), so a
+ * caller that needs a few tensors of a large file does not copy the others.
+ */
+export function parseTensor(
+  buf: Uint8Array,
+  start: number,
+  end: number,
+  wanted: (name: string, type: number) => boolean = () => true,
+): OnnxTensor {
   const r = new Reader(buf, start, end);
   const dims: number[] = [];
   let name = "";
@@ -101,7 +124,6 @@ export function parseTensor(buf: Uint8Array, start: number, end: number): OnnxTe
   let raw: [number, number] | undefined;
   const floats: number[] = [];
   const ints: number[] = [];
-  const doubles: number[] = [];
   for (const f of r.fields()) {
     switch (f.field) {
       case 1:
@@ -111,12 +133,7 @@ export function parseTensor(buf: Uint8Array, start: number, end: number): OnnxTe
         type = new Reader(buf, f.at, end).varint();
         break;
       case 4: // float_data
-        if (f.span) {
-          const v = view(buf, f.span);
-          for (let i = 0; i + 4 <= v.byteLength; i += 4) floats.push(v.getFloat32(i, true));
-        } else {
-          floats.push(new DataView(buf.buffer, buf.byteOffset + f.at, 4).getFloat32(0, true));
-        }
+        floats.push(...float32s(buf, f));
         break;
       case 5: // int32_data (also uint8 / int8)
       case 7: // int64_data
@@ -128,16 +145,11 @@ export function parseTensor(buf: Uint8Array, start: number, end: number): OnnxTe
       case 9:
         raw = f.span;
         break;
-      case 10: // double_data
-        if (f.span) {
-          const v = view(buf, f.span);
-          for (let i = 0; i + 8 <= v.byteLength; i += 8) doubles.push(v.getFloat64(i, true));
-        }
-        break;
       case 14:
         throw new Error(`tensor ${name || "?"} keeps its data in an external file`);
     }
   }
+  if (!wanted(name, type)) return { name, dims, type, data: new Float32Array(0) };
   const count = dims.reduce((a, b) => a * b, 1);
   let data: TensorData;
   // Copied out of the file: its bytes need not be aligned. ONNX stores little-endian.
@@ -168,7 +180,6 @@ export function parseTensor(buf: Uint8Array, start: number, end: number): OnnxTe
         `tensor ${name || "?"} has data type ${type}, which the engine does not read`,
       );
   }
-  if (type === OnnxType.FLOAT && doubles.length > 0) throw new Error(`tensor ${name}: double data`);
   if (data.length !== count) {
     throw new Error(`tensor ${name || "?"} holds ${data.length} values for shape [${dims}]`);
   }
@@ -188,7 +199,7 @@ function parseAttribute(buf: Uint8Array, start: number, end: number): [string, A
         if (f.span) name = text(buf, f.span);
         break;
       case 2:
-        value = new DataView(buf.buffer, buf.byteOffset + f.at, 4).getFloat32(0, true);
+        value = float32s(buf, f)[0];
         break;
       case 3:
         value = new Reader(buf, f.at, end).int64();
@@ -203,10 +214,7 @@ function parseAttribute(buf: Uint8Array, start: number, end: number): [string, A
       case 11:
         throw new Error(`attribute ${name || "?"} holds a subgraph`);
       case 7:
-        if (f.span) {
-          const v = view(buf, f.span);
-          for (let i = 0; i + 4 <= v.byteLength; i += 4) floats.push(v.getFloat32(i, true));
-        } else floats.push(new DataView(buf.buffer, buf.byteOffset + f.at, 4).getFloat32(0, true));
+        floats.push(...float32s(buf, f));
         break;
       case 8:
         ints.push(...varints(buf, f, end));
@@ -270,6 +278,30 @@ function parseValueInfo(buf: Uint8Array, start: number, end: number): OnnxValueI
     }
   }
   return info;
+}
+
+/**
+ * The FLOAT initializers of a model's main graph, by name: all of them, or those in `names`
+ * (the others are skipped without decoding their data). Silero's weights (vad/silero-wasm.ts).
+ */
+export function floatInitializers(
+  file: Uint8Array,
+  names?: Iterable<string>,
+): Map<string, FloatTensor> {
+  const only = names ? new Set(names) : undefined;
+  const wanted = (name: string, type: number) =>
+    type === OnnxType.FLOAT && (!only || only.has(name));
+  const out = new Map<string, FloatTensor>();
+  for (const m of new Reader(file).fields()) {
+    if (m.field !== 7 || !m.span) continue; // ModelProto.graph
+    for (const g of new Reader(file, m.span[0], m.span[1]).fields()) {
+      if (g.field !== 5 || !g.span) continue; // GraphProto.initializer
+      const t = parseTensor(file, g.span[0], g.span[1], wanted);
+      if (t.data instanceof Float32Array && t.data.length > 0)
+        out.set(t.name, { dims: t.dims, data: t.data });
+    }
+  }
+  return out;
 }
 
 /** Parses a serialized ModelProto. Throws an Error saying what is wrong with the file. */

@@ -1,7 +1,6 @@
 /**
- * Just enough of the protobuf wire format to walk an ONNX file without a protobuf library (the
- * agent reads Silero's weights and runs its emotion models itself: graph.ts, and
- * vad/onnx-initializers.ts).
+ * Just enough of the protobuf wire format to walk an ONNX file without a protobuf library: the
+ * agent reads Silero's weights and runs its emotion models itself (graph.ts).
  */
 export class Reader {
   pos: number;

@@ -1,3 +1,4 @@
+export { type FloatTensor, floatInitializers } from "../onnx/graph.js";
 export {
   type VadFrame,
   type VadOptions,
@@ -17,7 +18,6 @@ export {
 } from "./factory.js";
 export { WebRtcVad, type WebRtcVadOptions } from "./fvad.js";
 export type { SpeechModel } from "./model.js";
-export { type FloatTensor, floatInitializers } from "./onnx-initializers.js";
 export {
   DEFAULT_SEGMENTER_OPTIONS,
   type ResolvedSegmenterOptions,

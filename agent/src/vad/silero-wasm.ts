@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
+import { type FloatTensor, floatInitializers } from "../onnx/graph.js";
 import { agentWasm } from "../wasm-modules.js";
 import type { SpeechModel } from "./model.js";
-import { type FloatTensor, floatInitializers } from "./onnx-initializers.js";
 import { sileroModelPath } from "./silero.js";
 
 /**
